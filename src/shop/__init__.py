@@ -1,0 +1,1 @@
+"""shop: cart and orders services over Kafka, with Avro events through a Schema Registry."""
