@@ -1,0 +1,70 @@
+"""Every error the service answers with: an HTTP status, a short code and a sentence to act on.
+
+The one error middleware maps these by class hierarchy; no handler builds an error response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class ShopError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = dict(fields or {})
+
+
+class InvalidRequest(ShopError):
+    status = 400
+    code = "invalid_request"
+
+
+class NotFound(ShopError):
+    status = 404
+    code = "not_found"
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+class TopicNotFound(NotFound):
+    code = "topic_not_found"
+
+
+class Conflict(ShopError):
+    status = 409
+    code = "conflict"
+
+
+class OrderAlreadyExists(Conflict):
+    code = "order_already_exists"
+
+
+class StatusLocked(Conflict):
+    code = "status_locked"
+
+
+class Unavailable(ShopError):
+    status = 503
+    code = "unavailable"
+
+
+class KafkaUnavailable(Unavailable):
+    code = "kafka_unavailable"
+
+
+class RegistryUnavailable(Unavailable):
+    code = "schema_registry_unavailable"
+
+
+class PoisonEvent(Exception):
+    """A record whose bytes are not an order event we can decode; the consumer skips it."""
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message is the one line ``python -m shop`` prints."""

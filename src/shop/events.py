@@ -1,0 +1,98 @@
+"""Order events: what the service writes to the topic, as typed values and as Avro records."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from shop.order import Order, OrderId, OrderItem, OrderStatus
+
+
+class EventType(StrEnum):
+    ORDER_CREATED = "ORDER_CREATED"
+    ORDER_UPDATED = "ORDER_UPDATED"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OrderEvent:
+    event_id: str
+    event_type: EventType
+    order_version: int
+    event_time: datetime
+    order: Order
+
+    @property
+    def order_id(self) -> OrderId:
+        return self.order.order_id
+
+
+def created(order: Order, now: datetime) -> OrderEvent:
+    """The first event of ``order``: version 1."""
+    return OrderEvent(str(uuid.uuid4()), EventType.ORDER_CREATED, 1, now, order)
+
+
+def updated(order: Order, previous_version: int, now: datetime) -> OrderEvent:
+    """The event that follows version ``previous_version`` of the same order."""
+    return OrderEvent(
+        str(uuid.uuid4()), EventType.ORDER_UPDATED, previous_version + 1, now, order
+    )
+
+
+def to_record(event: OrderEvent) -> dict[str, Any]:
+    """The Avro record (``schemas/order.avsc``) of ``event``."""
+    order = event.order
+    return {
+        "eventId": event.event_id,
+        "eventType": event.event_type.value,
+        "orderVersion": event.order_version,
+        "eventTime": event.event_time,
+        "order": {
+            "orderId": order.order_id,
+            "customerId": order.customer_id,
+            "orderDate": order.order_date,
+            "items": [
+                {
+                    "itemId": item.item_id,
+                    "name": item.name,
+                    "quantity": item.quantity,
+                    "unitPrice": item.unit_price,
+                }
+                for item in order.items
+            ],
+            "totalAmount": order.total_amount,
+            "currency": order.currency,
+            "status": order.status.value,
+        },
+    }
+
+
+def from_record(record: Mapping[str, Any]) -> OrderEvent:
+    """The event of a decoded Avro record; ``ValueError`` (or ``KeyError``) when it is not one."""
+    order = record["order"]
+    return OrderEvent(
+        event_id=record["eventId"],
+        event_type=EventType(record["eventType"]),
+        order_version=int(record["orderVersion"]),
+        event_time=record["eventTime"],
+        order=Order(
+            order_id=OrderId(order["orderId"]),
+            customer_id=order["customerId"],
+            order_date=order["orderDate"],
+            items=tuple(
+                OrderItem(
+                    item_id=item["itemId"],
+                    name=item["name"],
+                    quantity=item["quantity"],
+                    unit_price=item["unitPrice"],
+                )
+                for item in order["items"]
+            ),
+            total_amount=order["totalAmount"],
+            currency=order["currency"],
+            status=OrderStatus(order["status"]),
+        ),
+    )

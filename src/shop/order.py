@@ -1,0 +1,128 @@
+"""Orders: what one is, how a new one is generated, and which status changes are allowed."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+import string
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import NewType
+
+from shop import money
+from shop.errors import StatusLocked
+
+OrderId = NewType("OrderId", str)
+
+ORDER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+ORDER_ID_RULE = "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+MIN_ITEMS = 1
+MAX_ITEMS = 100
+CURRENCY = "USD"
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    CONFIRMED = "confirmed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (OrderStatus.DELIVERED, OrderStatus.CANCELLED)
+
+
+STATUS_RULE = "must be one of " + ", ".join(status.value for status in OrderStatus)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OrderItem:
+    item_id: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Order:
+    order_id: OrderId
+    customer_id: str
+    order_date: datetime
+    items: tuple[OrderItem, ...]
+    total_amount: Decimal
+    currency: str
+    status: OrderStatus
+
+    @property
+    def shipping_cost(self) -> Decimal:
+        return money.shipping_cost(self.total_amount)
+
+    def with_status(self, status: OrderStatus) -> Order:
+        """This order in ``status``; an order that was delivered or cancelled stays so."""
+        if self.status.terminal and status != self.status:
+            raise StatusLocked(
+                f"order {self.order_id} is {self.status} and can no longer change status"
+            )
+        return dataclasses.replace(self, status=status)
+
+
+def valid_order_id(value: str) -> bool:
+    return ORDER_ID_PATTERN.fullmatch(value) is not None
+
+
+# A small catalogue: (name, lowest price in cents, highest price in cents).
+CATALOGUE: tuple[tuple[str, int, int], ...] = (
+    ("Wireless Mouse", 1499, 4999),
+    ("Mechanical Keyboard", 4999, 19999),
+    ("USB-C Cable", 100, 1999),
+    ("Laptop Stand", 2499, 8999),
+    ("Noise-Cancelling Headphones", 7999, 19999),
+    ("Webcam", 2999, 12999),
+    ("Desk Lamp", 1999, 6999),
+    ("Notebook", 100, 1499),
+    ("Water Bottle", 999, 3999),
+    ("Backpack", 3999, 14999),
+)
+
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def _code(rng: random.Random, length: int) -> str:
+    return "".join(rng.choices(_ID_ALPHABET, k=length))
+
+
+def build_order(order_id: OrderId, items_count: int, now: datetime, rng: random.Random) -> Order:
+    """A new order with ``items_count`` generated items, placed at ``now`` (UTC)."""
+    if not MIN_ITEMS <= items_count <= MAX_ITEMS:
+        raise ValueError(f"items_count must be from {MIN_ITEMS} to {MAX_ITEMS}")
+    if now.utcoffset() != timedelta(0):
+        raise ValueError("now must be an aware UTC datetime")
+    items = []
+    for number in range(1, items_count + 1):
+        name, low, high = rng.choice(CATALOGUE)
+        items.append(
+            OrderItem(
+                item_id=f"ITEM-{number:03d}-{_code(rng, 4)}",
+                name=name,
+                quantity=rng.randint(1, 5),
+                unit_price=money.from_cents(rng.randint(low, high)),
+            )
+        )
+    return Order(
+        order_id=order_id,
+        customer_id="CUST-" + _code(rng, 6),
+        # The event keeps milliseconds (timestamp-millis): keep no more here, so the API answer
+        # and the replayed view agree.
+        order_date=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        items=tuple(items),
+        total_amount=money.total(item.amount for item in items),
+        currency=CURRENCY,
+        status=OrderStatus.NEW,
+    )

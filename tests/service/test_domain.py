@@ -1,0 +1,125 @@
+"""Pure rules of orders, money, events and the view: no broker, no registry."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from shop import events, money
+from shop.errors import StatusLocked
+from shop.order import Order, OrderId, OrderStatus, build_order, valid_order_id
+from shop.store import OrderStore
+
+NOW = datetime(2026, 11, 24, 22, 0, 0, 123456, tzinfo=UTC)
+
+
+def new_order(order_id: str = "ORDER-1", items: int = 3, seed: int = 1) -> Order:
+    return build_order(OrderId(order_id), items, NOW, random.Random(seed))
+
+
+@pytest.mark.parametrize(
+    ("total", "shipping"),
+    [("150.50", "3.01"), ("0.25", "0.01"), ("0.24", "0.00"), ("100.00", "2.00"), ("12.75", "0.26")],
+)
+def test_shipping_is_two_percent_rounded_half_up(total: str, shipping: str) -> None:
+    """Shipping is 2 % of the total, rounded half-up to cents."""
+    assert money.shipping_cost(Decimal(total)) == Decimal(shipping)
+    assert str(money.shipping_cost(Decimal(total))) == shipping
+
+
+def test_cents_become_two_decimal_amounts() -> None:
+    """Integer cents turn into amounts with exactly two decimals."""
+    assert str(money.from_cents(100)) == "1.00"
+    assert str(money.from_cents(19999)) == "199.99"
+
+
+def test_built_order_has_generated_items_and_exact_total() -> None:
+    """A new order has the asked number of items and a total that is their exact sum."""
+    order = new_order(items=7)
+    assert len(order.items) == 7
+    assert re.fullmatch(r"CUST-[A-Z0-9]{6}", order.customer_id)
+    assert order.status is OrderStatus.NEW and order.currency == "USD"
+    assert order.total_amount == sum(i.unit_price * i.quantity for i in order.items)
+    assert order.total_amount.as_tuple().exponent == -2
+    for item in order.items:
+        assert 1 <= item.quantity <= 5
+        assert Decimal("1.00") <= item.unit_price <= Decimal("199.99")
+    assert len({item.item_id for item in order.items}) == 7
+
+
+def test_order_date_keeps_milliseconds_only() -> None:
+    """The order date is cut to milliseconds, what the Avro event can carry."""
+    assert new_order().order_date.microsecond == 123000
+
+
+@pytest.mark.parametrize("count", [0, 101])
+def test_items_count_out_of_range_is_refused(count: int) -> None:
+    """build_order refuses fewer than 1 or more than 100 items."""
+    with pytest.raises(ValueError):
+        new_order(items=count)
+
+
+@pytest.mark.parametrize(
+    ("order_id", "valid"),
+    [("ORDER-123", True), ("a", True), ("a.b_c-D", True), ("x" * 64, True), ("x" * 65, False),
+     ("", False), ("-start", False), ("has space", False), ("ünï", False)],
+)  # fmt: skip
+def test_order_id_rule(order_id: str, valid: bool) -> None:
+    """Order ids are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."""
+    assert valid_order_id(order_id) is valid
+
+
+def test_status_may_change_until_terminal() -> None:
+    """Any status may follow a non-terminal one; delivered and cancelled are final."""
+    order = new_order()
+    shipped = order.with_status(OrderStatus.SHIPPED).with_status(OrderStatus.CONFIRMED)
+    assert shipped.status is OrderStatus.CONFIRMED
+    cancelled = order.with_status(OrderStatus.CANCELLED)
+    assert cancelled.with_status(OrderStatus.CANCELLED).status is OrderStatus.CANCELLED
+    with pytest.raises(StatusLocked):
+        cancelled.with_status(OrderStatus.NEW)
+
+
+def test_event_record_round_trip() -> None:
+    """An event survives its Avro record form unchanged."""
+    event = events.created(new_order(), NOW)
+    assert events.from_record(events.to_record(event)) == event
+    assert event.order_version == 1
+    assert events.updated(event.order, 1, NOW).order_version == 2
+
+
+def test_store_applies_only_newer_versions() -> None:
+    """Applying the same event twice, or an older one, changes nothing."""
+    store = OrderStore()
+    first = events.created(new_order(), NOW)
+    second = events.updated(first.order.with_status(OrderStatus.CONFIRMED), 1, NOW)
+    assert store.apply(first) is True
+    assert store.apply(first) is False
+    assert store.apply(second) is True
+    assert store.apply(second) is False
+    assert store.apply(first) is False
+    assert store.get(first.order_id) == (second.order, 2)
+    assert len(store) == 1
+
+
+async def test_store_locks_one_order_at_a_time_and_forgets_idle_locks() -> None:
+    """The per-order lock serialises writers of one order and is dropped once nobody uses it."""
+    store = OrderStore()
+    inside: list[str] = []
+
+    async def writer(name: str) -> None:
+        async with store.locked(OrderId("A")):
+            inside.append(name)
+            await asyncio.sleep(0)
+            assert inside[-1] == name
+            inside.append(name)
+
+    async with store.locked(OrderId("B")):
+        await asyncio.gather(writer("one"), writer("two"))
+    assert inside in (["one", "one", "two", "two"], ["two", "two", "one", "one"])
+    assert store._locks == {}
