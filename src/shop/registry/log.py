@@ -1,0 +1,120 @@
+"""The ``_schemas`` topic: read to its end on start, then followed; writes wait to be read back.
+
+A write is produced first and takes effect only when the reader task has applied it, so the state
+in memory is always what the topic says. Writes are serialized by the caller (one writer at a
+time); running two registries as writers on one topic is not supported: both would hand out the
+same ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+
+from shop.registry.errors import StoreUnavailable
+from shop.registry.records import Record
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[bytes, bytes | None], None]
+
+
+class SchemaLog:
+    def __init__(self, bootstrap_servers: str, topic: str, timeout: float, apply: Apply) -> None:
+        self._bootstrap = bootstrap_servers
+        self._partition = TopicPartition(topic, 0)
+        self._timeout = timeout
+        self._apply = apply
+        self._next_offset = 0
+        self._progress = asyncio.Condition()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            acks="all",  # no idempotence: tansu cannot do it, and there is one writer anyway
+            request_timeout_ms=int(timeout * 1000),
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Create the topic if needed, then read it to its end before returning."""
+        await self._ensure_topic()
+        await self._producer.start()
+        await self._consumer.start()
+        self._consumer.assign([self._partition])
+        await self._consumer.seek_to_beginning(self._partition)
+        end = (await self._consumer.end_offsets([self._partition]))[self._partition]
+        self._reader = asyncio.create_task(self._read(), name="registry-schemas-reader")
+        await self._wait_applied(end, "reading _schemas at start-up")
+        log.info("read %s to offset %d", self._partition.topic, end)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._consumer.stop()
+        await self._producer.stop()
+
+    async def write(self, record: Record) -> None:
+        """Produce ``record`` and wait until the reader has applied it."""
+        try:
+            metadata = await asyncio.wait_for(
+                self._producer.send_and_wait(
+                    self._partition.topic, key=record.key, value=record.value, partition=0
+                ),
+                self._timeout,
+            )
+        except (KafkaError, asyncio.TimeoutError) as exc:
+            raise StoreUnavailable(f"producing to {self._partition.topic} failed: {exc!r}") from None
+        await self._wait_applied(metadata.offset + 1, "reading back a write")
+
+    async def _wait_applied(self, offset: int, what: str) -> None:
+        async with self._progress:
+            try:
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self._next_offset >= offset), self._timeout
+                )
+            except asyncio.TimeoutError:
+                raise StoreUnavailable(f"timed out {what} (offset {offset})") from None
+
+    async def _read(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(self._partition, timeout_ms=500)
+            for message in batches.get(self._partition, []):
+                try:
+                    self._apply(message.key, message.value)
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("skipping malformed record at offset %d: %r", message.offset, exc)
+            # the position also moves past compacted gaps and transaction markers
+            position = await self._consumer.position(self._partition)
+            async with self._progress:
+                self._next_offset = position
+                self._progress.notify_all()
+
+    async def _ensure_topic(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            topic = NewTopic(
+                self._partition.topic, 1, 1, topic_configs={"cleanup.policy": "compact"}
+            )
+            try:
+                response = await admin.create_topics([topic])
+            except TopicAlreadyExistsError:
+                return
+            for _, code, *_ in response.topic_errors:
+                if code and code != TopicAlreadyExistsError.errno:
+                    raise for_code(code)(f"cannot create {self._partition.topic}")
+        finally:
+            await admin.close()

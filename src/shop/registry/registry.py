@@ -1,0 +1,124 @@
+"""The registry's operations: queries read the database, changes go through the ``_schemas`` log.
+
+Every change is decided and written under one lock, so checks (identical schema, compatibility,
+soft-delete state) and the write they lead to see the same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from shop.registry import compatibility, records
+from shop.registry.database import Database, SchemaVersion
+from shop.registry.errors import (
+    CompatibilityNotConfigured,
+    IncompatibleSchema,
+    SubjectNotFound,
+    SubjectNotSoftDeleted,
+    SubjectSoftDeleted,
+    VersionNotFound,
+    VersionNotSoftDeleted,
+    VersionSoftDeleted,
+)
+from shop.registry.log import SchemaLog
+from shop.registry.schemas import ParsedSchema, parse_canonical
+from shop.registry.typedefs import Compatibility, SchemaId, Subject, Version
+
+
+class Registry:
+    def __init__(self, database: Database, log: SchemaLog) -> None:
+        self.database = database
+        self._log = log
+        self._writing = asyncio.Lock()
+
+    async def register(self, subject: Subject, schema: ParsedSchema) -> SchemaId:
+        """The id of ``schema`` under ``subject``, registering it as a new version if needed."""
+        async with self._writing:
+            db = self.database
+            live = db.listed(subject)
+            existing = [entry for entry in live if entry.schema == schema.canonical]
+            if existing:
+                return existing[-1].schema_id
+            level = db.compatibility(subject)
+            olds = [parse_canonical(entry.schema).avro for entry in live]
+            found = compatibility.problems(level, schema.avro, olds)
+            if found:
+                raise IncompatibleSchema(subject, found)
+            schema_id = db.id_for(schema.canonical) or db.next_id()
+            entry = SchemaVersion(subject, db.next_version(subject), schema_id, schema.canonical)
+            await self._log.write(records.schema_record(entry))
+            return schema_id
+
+    def check(
+        self, subject: Subject, schema: ParsedSchema, version: Version | None, all_versions: bool
+    ) -> list[str]:
+        """Why ``schema`` could not be registered: against one version, or as registering would."""
+        db = self.database
+        level = db.compatibility(subject)
+        if all_versions:
+            olds = [parse_canonical(entry.schema).avro for entry in db.listed(subject)]
+            return compatibility.problems(level, schema.avro, olds)
+        old = parse_canonical(db.version(subject, version).schema).avro
+        return compatibility.problems_against(level, schema.avro, old)
+
+    async def delete_subject(self, subject: Subject, permanent: bool) -> list[Version]:
+        async with self._writing:
+            everything = self.database.versions(subject, deleted=True)
+            live = [entry for entry in everything if not entry.deleted]
+            if permanent:
+                if live:
+                    raise SubjectNotSoftDeleted(subject)
+                for entry in everything:
+                    await self._log.write(records.schema_tombstone(subject, entry.version))
+                if self.database.subject_config(subject) is not None:
+                    await self._log.write(records.config_record(subject, None))
+                return [entry.version for entry in everything]
+            if not live:
+                raise SubjectSoftDeleted(subject)
+            await self._log.write(records.delete_subject_record(subject, live[-1].version))
+            return [entry.version for entry in live]
+
+    async def delete_version(
+        self, subject: Subject, version: Version | None, permanent: bool
+    ) -> Version:
+        async with self._writing:
+            entry = self._version_to_delete(subject, version, permanent)
+            if permanent:
+                if not entry.deleted:
+                    raise VersionNotSoftDeleted(subject, entry.version)
+                await self._log.write(records.schema_tombstone(subject, entry.version))
+            else:
+                if entry.deleted:
+                    raise VersionSoftDeleted(subject, entry.version)
+                deleted = SchemaVersion(subject, entry.version, entry.schema_id, entry.schema, True)
+                await self._log.write(records.schema_record(deleted))
+            return entry.version
+
+    def _version_to_delete(
+        self, subject: Subject, version: Version | None, permanent: bool
+    ) -> SchemaVersion:
+        if not self.database.has_versions(subject):
+            raise SubjectNotFound(subject)
+        if version is None:
+            return self.database.version(subject, None, deleted=permanent)
+        for entry in self.database.versions(subject, deleted=True):
+            if entry.version == version:
+                return entry
+        raise VersionNotFound(version)
+
+    async def set_config(self, subject: Subject | None, level: Compatibility) -> None:
+        async with self._writing:
+            await self._log.write(records.config_record(subject, level))
+
+    async def delete_config(self, subject: Subject | None) -> Compatibility:
+        """Remove a config; the level it had (the global one falls back to the default)."""
+        async with self._writing:
+            if subject is None:
+                old = self.database.global_config()
+            else:
+                subject_level = self.database.subject_config(subject)
+                if subject_level is None:
+                    raise CompatibilityNotConfigured(subject)
+                old = subject_level
+            await self._log.write(records.config_record(subject, None))
+            return old

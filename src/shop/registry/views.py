@@ -1,0 +1,185 @@
+"""HTTP handlers: read the request, call the registry, answer in Confluent's shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from shop.registry import params
+from shop.registry.database import SchemaVersion
+from shop.registry.errors import CompatibilityNotConfigured, SchemaNotFound
+from shop.registry.keys import get_registry
+from shop.registry.schemas import SUPPORTED_TYPES
+
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+
+
+def reply(data: Any) -> web.Response:
+    return web.json_response(data, content_type=CONTENT_TYPE)
+
+
+def described(entry: SchemaVersion) -> dict[str, Any]:
+    return {
+        "subject": entry.subject,
+        "version": entry.version,
+        "id": entry.schema_id,
+        "schema": entry.schema,
+    }
+
+
+async def root(request: web.Request) -> web.Response:
+    return reply({})
+
+
+async def schema_types(request: web.Request) -> web.Response:
+    return reply(list(SUPPORTED_TYPES))
+
+
+async def mode(request: web.Request) -> web.Response:
+    return reply({"mode": "READWRITE"})
+
+
+async def list_subjects(request: web.Request) -> web.Response:
+    return reply(get_registry(request).database.subjects(params.flag(request, "deleted")))
+
+
+async def list_versions(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    entries = db.versions(params.subject(request), params.flag(request, "deleted"))
+    return reply([entry.version for entry in entries])
+
+
+async def register(request: web.Request) -> web.Response:
+    subject = params.subject(request)
+    schema = params.schema(await params.body(request))
+    return reply({"id": await get_registry(request).register(subject, schema)})
+
+
+async def lookup(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    subject, deleted = params.subject(request), params.flag(request, "deleted")
+    db.versions(subject, deleted)  # an unknown subject is 40401 before the schema is judged
+    entry = db.lookup(subject, params.schema(await params.body(request)).canonical, deleted)
+    if entry is None:
+        raise SchemaNotFound()
+    return reply(described(entry))
+
+
+async def delete_subject(request: web.Request) -> web.Response:
+    registry = get_registry(request)
+    subject, permanent = params.subject(request), params.flag(request, "permanent")
+    return reply(await registry.delete_subject(subject, permanent))
+
+
+async def get_version(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    entry = db.version(
+        params.subject(request), params.version(request), params.flag(request, "deleted")
+    )
+    return reply(described(entry))
+
+
+async def get_version_schema(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    entry = db.version(
+        params.subject(request), params.version(request), params.flag(request, "deleted")
+    )
+    return web.Response(text=entry.schema, content_type=CONTENT_TYPE)
+
+
+async def referenced_by(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    db.version(params.subject(request), params.version(request), params.flag(request, "deleted"))
+    return reply([])
+
+
+async def delete_version(request: web.Request) -> web.Response:
+    registry = get_registry(request)
+    deleted = await registry.delete_version(
+        params.subject(request), params.version(request), params.flag(request, "permanent")
+    )
+    return reply(deleted)
+
+
+async def get_schema(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    schema_id = params.schema_id(request)
+    text = db.schema(schema_id)
+    subject = request.query.get("subject")
+    if subject and not any(entry.subject == subject for entry in db.usages(schema_id, True)):
+        raise SchemaNotFound(f"Schema {schema_id} not found under subject '{subject}'")
+    return reply({"schema": text})
+
+
+async def get_schema_text(request: web.Request) -> web.Response:
+    text = get_registry(request).database.schema(params.schema_id(request))
+    return web.Response(text=text, content_type=CONTENT_TYPE)
+
+
+async def schema_versions(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    schema_id = params.schema_id(request)
+    db.schema(schema_id)
+    usages = db.usages(schema_id, params.flag(request, "deleted"))
+    return reply([{"subject": entry.subject, "version": entry.version} for entry in usages])
+
+
+async def schema_subjects(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    schema_id = params.schema_id(request)
+    db.schema(schema_id)
+    usages = db.usages(schema_id, params.flag(request, "deleted"))
+    return reply(sorted({entry.subject for entry in usages}))
+
+
+async def check_compatibility(request: web.Request) -> web.Response:
+    registry = get_registry(request)
+    subject = params.subject(request)
+    all_versions = "version" not in request.match_info
+    version = None if all_versions else params.version(request)
+    if not all_versions:
+        registry.database.version(subject, version)
+    schema = params.schema(await params.body(request))
+    found = registry.check(subject, schema, version, all_versions)
+    answer: dict[str, Any] = {"is_compatible": not found}
+    if params.flag(request, "verbose"):
+        answer["messages"] = found
+    return reply(answer)
+
+
+async def get_global_config(request: web.Request) -> web.Response:
+    return reply({"compatibilityLevel": get_registry(request).database.global_config()})
+
+
+async def get_subject_config(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    subject = params.subject(request)
+    level = db.subject_config(subject)
+    if level is None:
+        if not params.flag(request, "defaultToGlobal"):
+            raise CompatibilityNotConfigured(subject)
+        level = db.global_config()
+    return reply({"compatibilityLevel": level})
+
+
+async def put_global_config(request: web.Request) -> web.Response:
+    level = params.compatibility(await params.body(request))
+    await get_registry(request).set_config(None, level)
+    return reply({"compatibility": level})
+
+
+async def put_subject_config(request: web.Request) -> web.Response:
+    subject = params.subject(request)
+    level = params.compatibility(await params.body(request))
+    await get_registry(request).set_config(subject, level)
+    return reply({"compatibility": level})
+
+
+async def delete_global_config(request: web.Request) -> web.Response:
+    return reply({"compatibilityLevel": await get_registry(request).delete_config(None)})
+
+
+async def delete_subject_config(request: web.Request) -> web.Response:
+    old = await get_registry(request).delete_config(params.subject(request))
+    return reply({"compatibilityLevel": old})
