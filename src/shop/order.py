@@ -77,6 +77,13 @@ def valid_order_id(value: str) -> bool:
     return ORDER_ID_PATTERN.fullmatch(value) is not None
 
 
+def order_id_problem(value: object) -> str | None:
+    """Why ``value`` is not an order id, or None when it is one."""
+    if not isinstance(value, str):
+        return "must be a string"
+    return None if valid_order_id(value) else ORDER_ID_RULE
+
+
 # A small catalogue: (name, lowest price in cents, highest price in cents).
 CATALOGUE: tuple[tuple[str, int, int], ...] = (
     ("Wireless Mouse", 1499, 4999),

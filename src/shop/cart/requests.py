@@ -1,0 +1,93 @@
+"""Request bodies of the cart, parsed and checked into typed commands (400 naming each field)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from shop.errors import InvalidRequest
+from shop.order import (
+    MAX_ITEMS,
+    MIN_ITEMS,
+    STATUS_RULE,
+    OrderId,
+    OrderStatus,
+    order_id_problem,
+)
+
+ITEMS_COUNT_RULE = f"must be a whole number from {MIN_ITEMS} to {MAX_ITEMS}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CreateOrder:
+    order_id: OrderId
+    items_count: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UpdateOrder:
+    order_id: OrderId
+    status: OrderStatus
+
+
+async def read_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object; 400 for anything else."""
+    if request.content_type not in ("application/json", "application/octet-stream") and not (
+        request.content_type.endswith("+json")
+    ):
+        raise InvalidRequest(
+            f"the body must be JSON (Content-Type: application/json), not {request.content_type}"
+        )
+    raw = await request.read()
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the body is not valid JSON; send a JSON object") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object, e.g. {\"orderId\": \"ORDER-123\"}")
+    return body
+
+
+def _checked(body: Mapping[str, Any], rules: Mapping[str, Any]) -> None:
+    problems: dict[str, str] = {}
+    for field in body.keys() - rules.keys():
+        problems[field] = "is not a known field; allowed: " + ", ".join(rules)
+    for field, check in rules.items():
+        if field not in body:
+            problems[field] = "is required"
+        elif (problem := check(body[field])) is not None:
+            problems[field] = problem
+    if problems:
+        names = ", ".join(sorted(problems))
+        raise InvalidRequest(f"the body has invalid fields: {names}", problems)
+
+
+def _check_items_count(value: object) -> str | None:
+    # bool is an int in Python, but true is not a count.
+    if isinstance(value, bool) or not isinstance(value, int):
+        return ITEMS_COUNT_RULE
+    if not MIN_ITEMS <= value <= MAX_ITEMS:
+        return ITEMS_COUNT_RULE
+    return None
+
+
+def _check_status(value: object) -> str | None:
+    if not isinstance(value, str) or value not in {status.value for status in OrderStatus}:
+        return STATUS_RULE
+    return None
+
+
+async def create_order(request: web.Request) -> CreateOrder:
+    body = await read_object(request)
+    _checked(body, {"orderId": order_id_problem, "itemsCount": _check_items_count})
+    return CreateOrder(OrderId(body["orderId"]), body["itemsCount"])
+
+
+async def update_order(request: web.Request) -> UpdateOrder:
+    body = await read_object(request)
+    _checked(body, {"orderId": order_id_problem, "status": _check_status})
+    return UpdateOrder(OrderId(body["orderId"]), OrderStatus(body["status"]))

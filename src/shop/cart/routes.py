@@ -1,0 +1,14 @@
+"""Every URL of the cart API."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from shop.cart import views
+from shop.health import health
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/create-order", views.create_order)
+    app.router.add_put("/update-order", views.update_order)
+    app.router.add_get("/health", health)

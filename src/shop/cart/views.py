@@ -1,0 +1,26 @@
+"""Cart handlers: parse, ask the writer, answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from shop.cart import requests
+from shop.typedefs import get_writer
+from shop.render import json_response, order_json
+
+
+async def create_order(request: web.Request) -> web.Response:
+    command = await requests.create_order(request)
+    order = await get_writer(request.app).create(command.order_id, command.items_count)
+    return json_response(
+        {"message": "Order created and published successfully.", "order": order_json(order)},
+        status=201,
+    )
+
+
+async def update_order(request: web.Request) -> web.Response:
+    command = await requests.update_order(request)
+    order = await get_writer(request.app).update(command.order_id, command.status)
+    return json_response(
+        {"message": "Order updated and published successfully.", "order": order_json(order)}
+    )

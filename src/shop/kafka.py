@@ -1,0 +1,186 @@
+"""Typed wrappers over the untyped aiokafka clients: publishing, topics, reading a topic's keys.
+
+Every wait for the broker is bounded: an unreachable broker is :class:`KafkaUnavailable`, never a
+request that hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from shop.errors import InvalidRequest, KafkaUnavailable, StartupError, TopicNotFound
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+TOPIC_ALREADY_EXISTS = 36
+
+
+async def bounded(call: Awaitable[T], timeout_s: float, doing: str) -> T:
+    """Await ``call`` for at most ``timeout_s``; a broker error or the timeout is 503-worthy."""
+    try:
+        return await asyncio.wait_for(call, timeout_s)
+    except (KafkaError, OSError) as exc:
+        raise KafkaUnavailable(f"Kafka failed while {doing}: {exc}; try again later") from None
+    except asyncio.TimeoutError:
+        raise KafkaUnavailable(
+            f"Kafka did not answer within {timeout_s:g} s while {doing}; try again later"
+        ) from None
+
+
+class KafkaAdmin:
+    """Topic metadata and creation. Existence comes from the full topic list, never from asking
+    for one topic by name: a broker that auto-creates topics would create it."""
+
+    def __init__(self, bootstrap_servers: str, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
+        self._admin: Any = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+        )
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, bootstrap_servers: str, timeout_s: float) -> AsyncIterator[KafkaAdmin]:
+        admin = cls(bootstrap_servers, timeout_s)
+        await bounded(admin._admin.start(), timeout_s, f"connecting to {bootstrap_servers}")
+        try:
+            yield admin
+        finally:
+            await admin._admin.close()
+
+    async def topic_partitions(self) -> dict[str, int]:
+        """Every topic of the cluster with its number of partitions (one metadata request)."""
+        topics = await bounded(self._admin.describe_topics(None), self._timeout_s, "listing topics")
+        return {topic["topic"]: len(topic["partitions"]) for topic in topics}
+
+    async def partitions_of(self, topic: str) -> int:
+        """How many partitions ``topic`` has; :class:`TopicNotFound` when it does not exist."""
+        if not TOPIC_NAME.fullmatch(topic):
+            raise InvalidRequest(
+                "topic must be 1 to 249 letters, digits, '.', '_' or '-'",
+                {"topic": "must be 1 to 249 letters, digits, '.', '_' or '-'"},
+            )
+        partitions = (await self.topic_partitions()).get(topic)
+        if partitions is None:
+            raise TopicNotFound(f"topic {topic} does not exist; check the name")
+        return partitions
+
+    async def ensure_topic(self, topic: str, partitions: int) -> None:
+        """Create ``topic`` with ``partitions`` unless it exists (then it is left as it is)."""
+        existing = (await self.topic_partitions()).get(topic)
+        if existing is not None:
+            if existing != partitions:
+                log.info("topic %s exists with %d partitions; keeping them", topic, existing)
+            return
+        response = await bounded(
+            self._admin.create_topics([NewTopic(topic, partitions, 1)]),
+            self._timeout_s,
+            f"creating topic {topic}",
+        )
+        for name, code, *rest in response.topic_errors:
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                detail = rest[0] if rest and rest[0] else f"error code {code}"
+                raise StartupError(f"Kafka refused to create topic {name}: {detail}")
+        log.info("created topic %s with %d partitions", topic, partitions)
+
+    async def reachable(self, timeout_s: float) -> bool:
+        """Whether the broker answers a real metadata request within ``timeout_s``."""
+        try:
+            await asyncio.wait_for(self._admin.describe_cluster(), timeout_s)
+        except (KafkaError, OSError, asyncio.TimeoutError):
+            return False
+        return True
+
+
+class EventPublisher:
+    """The one producer: idempotent (where the broker allows), ``acks=all``."""
+
+    def __init__(self, bootstrap_servers: str, idempotence: bool, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
+        self._producer: Any = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            enable_idempotence=idempotence,
+            acks="all",
+            linger_ms=2,
+            request_timeout_ms=int(timeout_s * 1000),
+        )
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(
+        cls, bootstrap_servers: str, idempotence: bool, timeout_s: float
+    ) -> AsyncIterator[EventPublisher]:
+        publisher = cls(bootstrap_servers, idempotence, timeout_s)
+        try:
+            await bounded(publisher._producer.start(), timeout_s, "starting the producer")
+            yield publisher
+        finally:
+            # An idempotent producer's stop() can wait forever for a broker that is gone.
+            with contextlib.suppress(KafkaUnavailable):
+                await bounded(publisher._producer.stop(), timeout_s, "stopping the producer")
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> tuple[int, int]:
+        """Send one record and wait for the broker's acknowledgement; (partition, offset).
+
+        :class:`KafkaUnavailable` when it fails or takes longer than the request timeout. After a
+        timeout the outcome is unknown: the record may still land (the caller was not told it
+        did, and the view applies a later duplicate version at most once).
+        """
+        metadata = await bounded(
+            self._producer.send_and_wait(topic, value, key=key),
+            self._timeout_s,
+            f"publishing to {topic}",
+        )
+        return int(metadata.partition), int(metadata.offset)
+
+
+async def read_topic_keys(
+    bootstrap_servers: str, topic: str, partitions: int, timeout_s: float
+) -> list[str]:
+    """The distinct UTF-8 keys of ``topic`` from its beginning to its end at the time of the call.
+
+    ``topic`` must exist (ask :meth:`KafkaAdmin.partitions_of` first). Records without a key or
+    with a key that is not UTF-8 are skipped. Sorted.
+    """
+    consumer: Any = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+
+    async def read() -> list[str]:
+        await consumer.start()
+        tps = [TopicPartition(topic, partition) for partition in range(partitions)]
+        consumer.assign(tps)
+        ends: dict[Any, int] = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        keys: set[str] = set()
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=200, max_records=10_000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.key is not None and record.offset < ends[tp]:
+                        with contextlib.suppress(UnicodeDecodeError):
+                            keys.add(record.key.decode("utf-8"))
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        return sorted(keys)
+
+    try:
+        return await bounded(read(), timeout_s, f"reading topic {topic}")
+    finally:
+        await consumer.stop()

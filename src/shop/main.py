@@ -1,0 +1,171 @@
+"""``python -m shop``: assemble the shared resources and serve cart and orders on their ports.
+
+Everything is opened in dependency order on one :class:`contextlib.AsyncExitStack` and closed in
+reverse: embedded children (when no broker is configured), the registry codec, Kafka clients, the
+topic, the order view (caught up before any port serves), then one runner per sub-app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+
+from aiohttp import web
+
+from shop import settings as settings_module
+from shop.cart.app import create_app as create_cart_app
+from shop.children import ChildError, ChildProcess, ensure_port_free, noida_broker, schema_registry
+from shop.codec import OrderEventCodec
+from shop.errors import ShopError, StartupError
+from shop.kafka import EventPublisher, KafkaAdmin
+from shop.orders.app import create_app as create_orders_app
+from shop.orders.consumer import OrderViewConsumer
+from shop.settings import Settings, SettingsError
+from shop.store import OrderStore
+from shop.typedefs import Shared
+
+log = logging.getLogger("shop")
+
+# Joining a consumer group takes a few seconds on some brokers; then the view replays the topic.
+CATCH_UP_TIMEOUTS = 6
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunningService:
+    cart_url: str
+    orders_url: str
+    shared: Shared
+    children: tuple[ChildProcess, ...] = ()
+    broker: str = ""
+    registry_url: str = ""
+
+
+async def _site(stack: contextlib.AsyncExitStack, app: web.Application, host: str, port: int) -> str:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    address = runner.addresses[0]
+    return f"http://{address[0]}:{address[1]}"
+
+
+async def _embedded(
+    stack: contextlib.AsyncExitStack, settings: Settings
+) -> tuple[str, str, tuple[ChildProcess, ...]]:
+    host = settings.host
+    for port, what, key in (
+        (settings.cart_port, "cart API", "SHOP_CART_PORT"),
+        (settings.orders_port, "orders API", "SHOP_ORDERS_PORT"),
+        (settings.embedded_kafka_port, "embedded Kafka broker", "SHOP_EMBEDDED_KAFKA_PORT"),
+        (settings.embedded_registry_port, "embedded Schema Registry", "SHOP_EMBEDDED_REGISTRY_PORT"),
+    ):
+        ensure_port_free(host, port, what, key)
+    logs = settings.data_dir / "logs"
+    bootstrap = f"{host}:{settings.embedded_kafka_port}"
+    broker = noida_broker(host, settings.embedded_kafka_port, settings.data_dir / "kafka", logs / "kafka.log")
+    await stack.enter_async_context(broker.running())
+    registry = schema_registry(host, settings.embedded_registry_port, bootstrap, logs / "registry.log")
+    await stack.enter_async_context(registry.running())
+    return bootstrap, f"http://{host}:{settings.embedded_registry_port}", (broker, registry)
+
+
+@contextlib.asynccontextmanager
+async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
+    """The whole service, serving until the block exits; closed in reverse order of opening."""
+    timeout = settings.request_timeout_s
+    async with contextlib.AsyncExitStack() as stack:
+        children: tuple[ChildProcess, ...] = ()
+        if settings.embedded:
+            bootstrap, registry_url, children = await _embedded(stack, settings)
+        else:
+            assert settings.kafka_bootstrap_servers and settings.schema_registry_url
+            bootstrap, registry_url = settings.kafka_bootstrap_servers, settings.schema_registry_url
+
+        codec = OrderEventCodec(registry_url, settings.topic, timeout)
+        await codec.start()
+        admin = await stack.enter_async_context(KafkaAdmin.running(bootstrap, timeout))
+        await admin.ensure_topic(settings.topic, settings.topic_partitions)
+        publisher = await stack.enter_async_context(
+            EventPublisher.running(bootstrap, settings.kafka_idempotence, timeout)
+        )
+        store = OrderStore()
+        view = OrderViewConsumer(
+            bootstrap, settings.topic, settings.consumer_group, store, codec, timeout
+        )
+        await stack.enter_async_context(view.running())
+        # Serve only a complete view: an update after a restart must find its order, and a create
+        # must not reuse an id the topic already has.
+        await view.wait_caught_up(timeout * CATCH_UP_TIMEOUTS)
+
+        shared = Shared(settings, bootstrap, store, publisher, admin, codec, view)
+        cart_url = await _site(stack, create_cart_app(shared), settings.host, settings.cart_port)
+        orders_url = await _site(
+            stack, create_orders_app(shared), settings.host, settings.orders_port
+        )
+        yield RunningService(cart_url, orders_url, shared, children, bootstrap, registry_url)
+
+
+async def _stopped(service: RunningService) -> ChildError | None:
+    """Wait for SIGINT/SIGTERM (None) or for an embedded child to die (its error)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    waits: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
+    waits += [asyncio.ensure_future(child.exited()) for child in service.children]
+    try:
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    for wait in done:
+        result = wait.result()
+        if isinstance(result, ChildError):
+            return result
+    return None
+
+
+async def serve(settings: Settings) -> int:
+    async with running_service(settings) as service:
+        print(f"shop: cart API on {service.cart_url}", flush=True)
+        print(f"shop: orders API on {service.orders_url}", flush=True)
+        if service.children:
+            print(f"shop: embedded Kafka broker on {service.broker}", flush=True)
+            print(f"shop: embedded Schema Registry on {service.registry_url}", flush=True)
+            print(f"shop: data in {settings.data_dir.resolve()}", flush=True)
+        error = await _stopped(service)
+        if error is not None:
+            print(f"shop: {error}", file=sys.stderr, flush=True)
+            return 1
+    return 0
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Load the settings and serve; a failure is one line on stderr and a non-zero exit."""
+    try:
+        settings = settings_module.load(argv)
+    except SettingsError as exc:
+        print(f"shop: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return asyncio.run(serve(settings))
+    except (ChildError, StartupError) as exc:
+        print(f"shop: {exc}", file=sys.stderr)
+    except ShopError as exc:
+        print(f"shop: {exc.message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    return 1

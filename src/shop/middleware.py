@@ -1,0 +1,62 @@
+"""The one error path of both sub-apps: every failure becomes the same JSON error shape.
+
+``{"error": "<code>", "message": "<what to do>"}`` (+ ``"fields"`` for invalid bodies).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from shop.errors import ShopError
+from shop.render import json_response
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, fields: Mapping[str, str] | None = None
+) -> web.Response:
+    body: dict[str, object] = {"error": code, "message": message}
+    if fields:
+        body["fields"] = dict(fields)
+    return json_response(body, status=status)
+
+
+def _http_message(request: web.Request, exc: web.HTTPException) -> str:
+    if isinstance(exc, web.HTTPNotFound):
+        return f"there is no {request.path} here; check the path and the port"
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return f"{request.method} is not allowed on {request.path}; use {allowed}"
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return "the request body is too large"
+    return exc.reason
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ShopError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.fields)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        return error_response(exc.status, code, _http_message(request, exc))
+    except Exception:
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return error_response(
+            500, "internal_error", "something unexpected went wrong; it was logged, try again"
+        )

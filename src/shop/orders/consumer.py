@@ -1,0 +1,168 @@
+"""The order view's consumer: reads the order topic in a consumer group and applies every event.
+
+The view lives in memory, so on every assignment it is rebuilt from the beginning of the assigned
+partitions, whatever offsets the group committed; offsets are committed (``last + 1``) only after
+the records were applied, which keeps the group's lag honest for operators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka.errors import ConsumerStoppedError, KafkaError
+
+from shop.codec import OrderEventCodec
+from shop.errors import PoisonEvent, RegistryUnavailable, StartupError
+from shop.events import OrderEvent
+from shop.kafka import bounded
+from shop.store import OrderStore
+
+log = logging.getLogger(__name__)
+
+BATCH_RECORDS = 10_000
+MAX_BACKOFF_S = 5.0
+
+
+class OrderViewConsumer:
+    """Keeps an :class:`OrderStore` up to date with one topic."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        group_id: str,
+        store: OrderStore,
+        codec: OrderEventCodec,
+        timeout_s: float,
+    ) -> None:
+        self.topic = topic
+        self._store = store
+        self._codec = codec
+        self._timeout_s = timeout_s
+        self._consumer: Any = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            request_timeout_ms=int(timeout_s * 1000),
+        )
+        self.caught_up = asyncio.Event()
+        self.poisoned = 0
+        # Offset after the last applied record of each partition (what is committed).
+        self._applied: dict[Any, int] = {}
+        # End offsets seen at assignment; the view has caught up once every one is reached.
+        self._catch_up_to: dict[Any, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[OrderViewConsumer]:
+        """Start consuming; stop (and leave the group) on exit."""
+        try:
+            await bounded(self._consumer.start(), self._timeout_s, "starting the order consumer")
+            self._consumer.subscribe([self.topic], listener=_Rebalance(self))
+            task = asyncio.create_task(self._run(), name=f"order-view {self.topic}")
+            try:
+                yield self
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        finally:
+            with contextlib.suppress(asyncio.TimeoutError, KafkaError):
+                await asyncio.wait_for(self._consumer.stop(), self._timeout_s)
+
+    async def wait_caught_up(self, timeout_s: float) -> None:
+        """Wait until the view holds everything the topic had when the partitions were assigned."""
+        try:
+            await asyncio.wait_for(self.caught_up.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            raise StartupError(
+                f"the order view did not catch up with topic {self.topic} within {timeout_s:g} s; "
+                "check that Kafka is reachable"
+            ) from None
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
+                offsets = {}
+                for tp, records in batches.items():
+                    await self._apply(records)
+                    offsets[tp] = records[-1].offset + 1
+                if offsets:
+                    self._applied.update(offsets)
+                    await self._consumer.commit(offsets)
+                if not self.caught_up.is_set():
+                    await self._check_caught_up()
+                backoff = 0.1
+            except ConsumerStoppedError:
+                return
+            except (KafkaError, RegistryUnavailable) as exc:
+                # Nothing was skipped: uncommitted records come again after a rebalance, and a
+                # record that did not decode is retried before moving on (see _apply).
+                log.warning("order consumer: %s; retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _apply(self, records: Sequence[Any]) -> None:
+        decoded = await self._decode([record.value for record in records])
+        for record, event in zip(records, decoded, strict=True):
+            if isinstance(event, PoisonEvent):
+                self.poisoned += 1
+                log.error(
+                    "skipping record %s-%d@%d: %s", record.topic, record.partition, record.offset, event
+                )
+            else:
+                self._store.apply(event)
+
+    async def _decode(self, values: list[bytes | None]) -> list[OrderEvent | PoisonEvent]:
+        """Decode a batch, waiting out a registry outage rather than skipping records."""
+        backoff = 0.1
+        while True:
+            try:
+                return await self._codec.decode_batch(values)
+            except RegistryUnavailable as exc:
+                log.warning("order consumer: %s; retrying in %.1f s", exc.message, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _check_caught_up(self) -> None:
+        if not self._catch_up_to:
+            return
+        for tp, end in self._catch_up_to.items():
+            if await self._consumer.position(tp) < end:
+                return
+        log.info("order view caught up with %s: %d orders", self.topic, len(self._store))
+        self.caught_up.set()
+
+    async def on_assigned(self, assigned: set[Any]) -> None:
+        partitions = sorted(assigned)
+        if partitions:
+            await self._consumer.seek_to_beginning(*partitions)
+        ends = await self._consumer.end_offsets(partitions) if partitions else {}
+        self._catch_up_to = {tp: end for tp, end in ends.items() if end > 0}
+        log.info("order view assigned %s; rebuilding from the beginning", partitions)
+        if not self._catch_up_to:
+            self.caught_up.set()
+
+    async def on_revoked(self, revoked: set[Any]) -> None:
+        offsets = {tp: self._applied[tp] for tp in revoked if tp in self._applied}
+        if offsets:
+            with contextlib.suppress(KafkaError):
+                await self._consumer.commit(offsets)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, view: OrderViewConsumer) -> None:
+        self._view = view
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        await self._view.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[Any]) -> None:
+        await self._view.on_assigned(assigned)
