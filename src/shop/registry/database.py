@@ -35,17 +35,19 @@ class Database:
 
     def put_version(self, entry: SchemaVersion) -> None:
         self._subjects.setdefault(entry.subject, {})[entry.version] = entry
-        self._max_version[entry.subject] = Version(
-            max(self._max_version.get(entry.subject, 0), entry.version)
-        )
+        self._saw_version(entry.subject, entry.version)
         self._ids.setdefault(entry.schema, entry.schema_id)
         self._max_id = max(self._max_id, entry.schema_id)
 
     def remove_version(self, subject: Subject, version: Version) -> None:
+        self._saw_version(subject, version)  # a tombstone still tells which numbers were used
         versions = self._subjects.get(subject, {})
         versions.pop(version, None)
         if not versions:
             self._subjects.pop(subject, None)
+
+    def _saw_version(self, subject: Subject, version: Version) -> None:
+        self._max_version[subject] = max(self._max_version.get(subject, version), version)
 
     def soft_delete_subject(self, subject: Subject, up_to: Version) -> None:
         versions = self._subjects.get(subject, {})
@@ -71,7 +73,7 @@ class Database:
         return self._ids.get(canonical)
 
     def next_version(self, subject: Subject) -> Version:
-        """Version numbers are never reused, even after deletes."""
+        """Numbers are never reused, not even after a permanent delete (while its tombstone lasts)."""
         return Version(self._max_version.get(subject, 0) + 1)
 
     def subjects(self, deleted: bool = False) -> list[Subject]:
