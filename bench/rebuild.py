@@ -1,0 +1,115 @@
+"""The order view rebuilt from the topic at start-up, ``getAllOrderIdsFromTopic``, and memory.
+
+The topic is filled with N orders through the service's own API (wrk, one event per order). The
+rebuild time is the time from spawning the service until ``/health`` reports the view caught up
+with N orders, minus the same start-up with the same data directory on an empty topic: what is
+left is reading and applying the N events. Starts alternate between the two topics and the
+fastest of each counts, since start-up times are noisy on a busy machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+from bench import stack, wrk
+from bench.stats import percentile
+
+FULL_TOPIC = "bench-orders"
+EMPTY_TOPIC = "bench-empty"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RebuildResult:
+    events: int
+    fill_per_s: float
+    startup_empty_s: float
+    startup_full_s: float
+    rebuild_s: float
+    rebuild_events_per_s: float
+    get_all_s: float
+    rss_empty_bytes: int
+    rss_full_bytes: int
+    stack_children_rss_bytes: int
+
+
+async def run(events: int, out_dir: Path, starts: int = 2, get_all_repeats: int = 3) -> RebuildResult:
+    data_dir = out_dir / f"rebuild-{events}"
+    fill_per_s = await _fill(data_dir, events)
+    empty_s: list[float] = []
+    full_s: list[float] = []
+    rss_empty: list[int] = []
+    rss_full: list[int] = []
+    get_all_s: list[float] = []
+    children_rss = 0
+    for _ in range(starts):
+        service = stack.start(data_dir, EMPTY_TOPIC, data_dir / "service-empty.log")
+        try:
+            empty_s.append(await stack.wait_ready(service) - service.started_at)
+            rss_empty.append(service.rss_bytes())
+        finally:
+            stack.stop(service)
+        service = stack.start(data_dir, FULL_TOPIC, data_dir / "service-full.log")
+        try:
+            full_s.append(await stack.wait_ready(service, events) - service.started_at)
+            rss_full.append(service.rss_bytes())
+            children_rss = service.children_rss_bytes()
+            for _ in range(get_all_repeats):
+                get_all_s.append(await _time_get_all(service, events))
+        finally:
+            stack.stop(service)
+    rebuild_s = max(min(full_s) - min(empty_s), 1e-9)
+    return RebuildResult(
+        events=events,
+        fill_per_s=fill_per_s,
+        startup_empty_s=min(empty_s),
+        startup_full_s=min(full_s),
+        rebuild_s=rebuild_s,
+        rebuild_events_per_s=events / rebuild_s,
+        get_all_s=percentile(get_all_s, 0.5),
+        rss_empty_bytes=min(rss_empty),
+        rss_full_bytes=min(rss_full),
+        stack_children_rss_bytes=children_rss,
+    )
+
+
+async def _fill(data_dir: Path, events: int) -> float:
+    """Create ``events`` orders on the full topic; return the rate wrk achieved."""
+    service = stack.start(data_dir, FULL_TOPIC, data_dir / "service-fill.log")
+    try:
+        await stack.wait_ready(service)
+        prefix = f"fill-{uuid.uuid4().hex[:8]}"
+        result = await asyncio.to_thread(wrk.fill, service.cart_url, prefix, events)
+        if result.non_2xx or result.socket_errors:
+            raise stack.StackError(
+                f"filling {events} orders: {result.non_2xx} answers not 2xx, "
+                f"{result.socket_errors} socket errors; see {service.log_path}"
+            )
+        await stack.wait_ready(service, events)
+        found = await stack.order_count(service)
+        if found != events:
+            raise stack.StackError(f"asked for {events} orders, the view holds {found}")
+        return events / result.seconds
+    finally:
+        stack.stop(service)
+
+
+async def _time_get_all(service: stack.Service, events: int) -> float:
+    url = f"{service.orders_url}/getAllOrderIdsFromTopic"
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        began = time.monotonic()
+        async with session.get(url, params={"topic": FULL_TOPIC}) as response:
+            body = await response.json()
+        elapsed = time.monotonic() - began
+    if response.status != 200 or body.get("count") != events:
+        raise stack.StackError(
+            f"getAllOrderIdsFromTopic answered {response.status} with count "
+            f"{body.get('count')}, not {events}"
+        )
+    return elapsed

@@ -1,0 +1,151 @@
+"""The table of results (Markdown, pasted as is into RESULTS.md) and ``bench/out/results.json``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from bench.e2e import E2eResult
+from bench.rebuild import RebuildResult
+from bench.wrk import WrkResult
+
+MIB = 2**20
+
+TARGET_RATIO = 0.5
+TARGET_CREATE_P99_MS = 50.0
+TARGET_E2E_P99_MS = 50.0
+TARGET_REBUILD_PER_S = 20_000.0
+
+
+@dataclasses.dataclass(slots=True)
+class Results:
+    machine: dict[str, str]
+    load_before: str = ""
+    load_after: str = ""
+    echo: WrkResult | None = None
+    echo_uvloop: WrkResult | None = None
+    create_order: WrkResult | None = None
+    e2e: E2eResult | None = None
+    rebuilds: list[RebuildResult] = dataclasses.field(default_factory=list)
+
+
+def write_json(results: Results, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dataclasses.asdict(results), indent=2) + "\n")
+
+
+def table(results: Results) -> str:
+    rows: list[tuple[str, str, str]] = []
+    rows += _throughput_rows(results)
+    if results.e2e is not None:
+        rows += _e2e_rows(results.e2e)
+    rows += _rebuild_rows(results.rebuilds)
+    lines = [
+        _machine_line(results),
+        "",
+        "| figure | value | target |",
+        "| --- | --- | --- |",
+        *(f"| {figure} | {value} | {target} |" for figure, value, target in rows),
+    ]
+    return "\n".join(lines)
+
+
+def _machine_line(results: Results) -> str:
+    m = results.machine
+    return (
+        f"{m['date']}, commit {m['commit']}: {m['cpus']} CPUs ({m['cpu_model']}), "
+        f"{m['memory_gib']} GiB, Python {m['python']}, Linux {m['kernel']}; "
+        f"load average {results.load_before} before, {results.load_after} after"
+    )
+
+
+def _wrk_cell(result: WrkResult) -> str:
+    cell = f"{result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
+    if result.non_2xx or result.socket_errors:
+        cell += f" ({result.non_2xx} not 2xx, {result.socket_errors} socket errors)"
+    return cell
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _throughput_rows(results: Results) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    echo, service = results.echo, results.create_order
+    if service is not None:
+        p99_ok = service.p99_ms < TARGET_CREATE_P99_MS and not service.non_2xx
+        target = f"p99 < {TARGET_CREATE_P99_MS:.0f} ms: {_met(p99_ok)}"
+        rows.append(("create-order, wrk, 64 connections", _wrk_cell(service), target))
+    if echo is not None:
+        rows.append(("bare aiohttp echo (asyncio), same wrk run", _wrk_cell(echo), ""))
+    if echo is not None and service is not None:
+        ratio = service.requests_per_s / echo.requests_per_s
+        target = f">= {TARGET_RATIO:.2f}: {_met(ratio >= TARGET_RATIO)}"
+        rows.append(("**create-order / echo throughput**", f"**{ratio:.2f}**", target))
+    if results.echo_uvloop is not None:
+        rows.append(("bare echo on uvloop (reference)", _wrk_cell(results.echo_uvloop), ""))
+    return rows
+
+
+def _e2e_rows(e2e: E2eResult) -> list[tuple[str, str, str]]:
+    ok = e2e.visible_p99_ms < TARGET_E2E_P99_MS and not e2e.failed
+    value = (
+        f"p50 {e2e.visible_p50_ms:.1f} ms, p99 {e2e.visible_p99_ms:.1f} ms "
+        f"({e2e.orders} orders, {e2e.failed} failed, polled every {e2e.poll_interval_ms:.0f} ms, "
+        f"{e2e.polls_per_order:.1f} polls each; create alone p50 {e2e.create_p50_ms:.1f} ms, "
+        f"p99 {e2e.create_p99_ms:.1f} ms)"
+    )
+    target = f"p99 < {TARGET_E2E_P99_MS:.0f} ms: {_met(ok)}"
+    return [(f"end to end, create → order-details 200, {e2e.rate_per_s} req/s", value, target)]
+
+
+def _rebuild_rows(rebuilds: list[RebuildResult]) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for r in rebuilds:
+        n = f"{r.events:,}"
+        ok = r.rebuild_events_per_s >= TARGET_REBUILD_PER_S
+        rows += [
+            (
+                f"view rebuild at start-up, {n} events",
+                f"{r.rebuild_events_per_s:,.0f} events/s ({r.rebuild_s:.2f} s: start-up "
+                f"{r.startup_full_s:.2f} s less {r.startup_empty_s:.2f} s on an empty topic)",
+                f">= {TARGET_REBUILD_PER_S:,.0f}/s: {_met(ok)}",
+            ),
+            (f"getAllOrderIdsFromTopic, {n} events", f"{r.get_all_s:.2f} s", ""),
+            (
+                f"service RSS, {n} orders in the view",
+                f"{r.rss_full_bytes / MIB:.0f} MiB (empty view {r.rss_empty_bytes / MIB:.0f} MiB; "
+                f"broker + registry {r.stack_children_rss_bytes / MIB:.0f} MiB)",
+                "",
+            ),
+            (f"filling the topic through create-order, {n} orders", f"{r.fill_per_s:,.0f} orders/s", ""),
+        ]
+    if len(rebuilds) >= 2:
+        rows += _growth_rows(rebuilds[0], rebuilds[-1])
+    return rows
+
+
+def _growth_rows(small: RebuildResult, large: RebuildResult) -> list[tuple[str, str, str]]:
+    linear = large.events / small.events
+    # 10 % above linear still counts as linear: single runs on a shared machine are that noisy.
+    target = f"linear or better: ×{linear:.0f} or less"
+
+    def growth(name: str, small_value: float, large_value: float) -> tuple[str, str, str]:
+        factor = large_value / small_value if small_value > 0 else float("nan")
+        return (
+            f"growth {small.events:,} → {large.events:,} events: {name}",
+            f"×{factor:.1f}",
+            f"{target}: {_met(factor <= linear * 1.1)}",
+        )
+
+    return [
+        growth("rebuild time", small.rebuild_s, large.rebuild_s),
+        growth("getAllOrderIdsFromTopic time", small.get_all_s, large.get_all_s),
+        growth(
+            "RSS above the empty view",
+            small.rss_full_bytes - small.rss_empty_bytes,
+            large.rss_full_bytes - large.rss_empty_bytes,
+        ),
+    ]

@@ -1,0 +1,155 @@
+"""The service on its embedded broker and registry, as a child ``python -m shop``.
+
+Each start gets free ports and the data directory and topic it is given, so measurements do not
+mix; ``wait_ready`` returns the moment ``/health`` first reports the view caught up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+from shop.children import free_port
+
+# /health asks the broker and the registry on every call, so polling it costs the stack work;
+# 25 ms bounds that cost and is the resolution of start-up and rebuild times.
+POLL_INTERVAL_S = 0.025
+
+
+class StackError(RuntimeError):
+    """The service exited or did not become ready in time; the message names its log."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Health:
+    healthy: bool
+    caught_up: bool
+    orders: int
+
+
+@dataclasses.dataclass(slots=True)
+class Service:
+    process: subprocess.Popen[bytes]
+    cart_url: str
+    orders_url: str
+    log_path: Path
+    started_at: float  # time.monotonic() just before the process was spawned
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the service process itself (not its broker and registry)."""
+        return int(psutil.Process(self.process.pid).memory_info().rss)
+
+    def children_rss_bytes(self) -> int:
+        """Resident memory of the embedded broker and registry together."""
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        return sum(int(child.memory_info().rss) for child in children)
+
+
+def start(data_dir: Path, topic: str, log_path: Path) -> Service:
+    host = "127.0.0.1"
+    cart_port, orders_port = free_port(host), free_port(host)
+    env = {
+        **os.environ,
+        "SHOP_HOST": host,
+        "SHOP_CART_PORT": str(cart_port),
+        "SHOP_ORDERS_PORT": str(orders_port),
+        "SHOP_EMBEDDED_KAFKA_PORT": str(free_port(host)),
+        "SHOP_EMBEDDED_REGISTRY_PORT": str(free_port(host)),
+        "SHOP_DATA_DIR": str(data_dir),
+        "SHOP_TOPIC": topic,
+    }
+    for inherited in ("SHOP_KAFKA_BOOTSTRAP_SERVERS", "SHOP_SCHEMA_REGISTRY_URL"):
+        env.pop(inherited, None)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        started_at = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shop"], env=env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return Service(
+        process, f"http://{host}:{cart_port}", f"http://{host}:{orders_port}", log_path, started_at
+    )
+
+
+async def health(session: aiohttp.ClientSession, service: Service) -> Health | None:
+    """The orders ``/health``, or None while the port does not answer."""
+    try:
+        async with session.get(f"{service.orders_url}/health") as response:
+            body = await response.json()
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        return None
+    view = body.get("orderView", {})
+    return Health(
+        body.get("status") == "healthy", bool(view.get("caughtUp")), int(view.get("orders", 0))
+    )
+
+
+async def wait_ready(service: Service, orders: int = 0, timeout_s: float = 120.0) -> float:
+    """Wait until both ports answer and the view is caught up with ``orders`` or more orders;
+    return the monotonic time at which the orders port first said so."""
+    deadline = time.monotonic() + timeout_s
+    client_timeout = aiohttp.ClientTimeout(total=5)
+    async with aiohttp.ClientSession(timeout=client_timeout) as session:
+        while True:
+            state = await health(session, service)
+            now = time.monotonic()
+            if state is not None and state.healthy and state.caught_up and state.orders >= orders:
+                await _wait_cart(session, service, deadline)
+                return now
+            if service.process.poll() is not None:
+                raise StackError(
+                    f"the service exited with code {service.process.returncode}; "
+                    f"see {service.log_path}"
+                )
+            if now > deadline:
+                raise StackError(
+                    f"the service was not caught up with {orders} orders within {timeout_s:.0f} s "
+                    f"(last health: {state}); see {service.log_path}"
+                )
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+
+async def _wait_cart(session: aiohttp.ClientSession, service: Service, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            async with session.get(f"{service.cart_url}/health") as response:
+                if response.status == 200:
+                    return
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            pass
+        await asyncio.sleep(POLL_INTERVAL_S)
+    raise StackError(f"the cart port did not answer; see {service.log_path}")
+
+
+async def order_count(service: Service) -> int:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        state = await health(session, service)
+    if state is None:
+        raise StackError(f"the orders port did not answer; see {service.log_path}")
+    return state.orders
+
+
+def stop(service: Service, grace_s: float = 30.0) -> None:
+    """SIGTERM, as a person's Ctrl-C or a container stop would; kill after ``grace_s``."""
+    if service.process.poll() is not None:
+        return
+    service.process.send_signal(signal.SIGTERM)
+    try:
+        service.process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        # The broker and registry run in sessions of their own; a killed service leaves them.
+        children = psutil.Process(service.process.pid).children(recursive=True)
+        service.process.kill()
+        service.process.wait()
+        for child in children:
+            child.kill()
