@@ -38,6 +38,24 @@ async def bounded(call: Awaitable[T], timeout_s: float, doing: str) -> T:
         ) from None
 
 
+async def close_quietly(call: Awaitable[object], timeout_s: float, what: str) -> None:
+    """Close an aiokafka client for at most ``timeout_s``, whatever state the broker is in.
+
+    With the broker gone, aiokafka's ``stop()`` can wait forever (idempotent producer) or re-raise
+    the CancelledError of one of its own internal tasks; neither must break our shutdown. A
+    cancellation of *this* task still propagates.
+    """
+    try:
+        await asyncio.wait_for(call, timeout_s)
+    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        log.warning("closing the %s: %r", what, exc)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("closing the %s: an internal task was cancelled", what)
+
+
 class KafkaAdmin:
     """Topic metadata and creation. Existence comes from the full topic list, never from asking
     for one topic by name: a broker that auto-creates topics would create it."""
@@ -56,7 +74,7 @@ class KafkaAdmin:
         try:
             yield admin
         finally:
-            await admin._admin.close()
+            await close_quietly(admin._admin.close(), timeout_s, "admin client")
 
     async def topic_partitions(self) -> dict[str, int]:
         """Every topic of the cluster with its number of partitions (one metadata request)."""
@@ -125,9 +143,7 @@ class EventPublisher:
             await bounded(publisher._producer.start(), timeout_s, "starting the producer")
             yield publisher
         finally:
-            # An idempotent producer's stop() can wait forever for a broker that is gone.
-            with contextlib.suppress(KafkaUnavailable):
-                await bounded(publisher._producer.stop(), timeout_s, "stopping the producer")
+            await close_quietly(publisher._producer.stop(), timeout_s, "producer")
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> tuple[int, int]:
         """Send one record and wait for the broker's acknowledgement; (partition, offset).
@@ -183,4 +199,4 @@ async def read_topic_keys(
     try:
         return await bounded(read(), timeout_s, f"reading topic {topic}")
     finally:
-        await consumer.stop()
+        await close_quietly(consumer.stop(), timeout_s, f"reader of {topic}")

@@ -19,7 +19,7 @@ from aiokafka.errors import ConsumerStoppedError, KafkaError
 from shop.codec import OrderEventCodec
 from shop.errors import PoisonEvent, RegistryUnavailable, StartupError
 from shop.events import OrderEvent
-from shop.kafka import bounded
+from shop.kafka import bounded, close_quietly
 from shop.store import OrderStore
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,7 @@ class OrderViewConsumer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         finally:
-            with contextlib.suppress(asyncio.TimeoutError, KafkaError):
-                await asyncio.wait_for(self._consumer.stop(), self._timeout_s)
+            await close_quietly(self._consumer.stop(), self._timeout_s, "order consumer")
 
     async def wait_caught_up(self, timeout_s: float) -> None:
         """Wait until the view holds everything the topic had when the partitions were assigned."""

@@ -1,0 +1,87 @@
+"""The service across its own restart, and its health when the broker goes away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from shop.children import free_port, noida_broker, tansu_broker
+from shop.main import running_service
+from shop.settings import Settings
+from tests.conftest import broker_kind
+from tests.service.helpers import answer, create, fresh
+from tests.waiting import unique, wait_until
+
+
+async def test_view_and_updates_survive_a_restart_of_the_service(
+    service_settings: Settings, http: aiohttp.ClientSession
+) -> None:
+    """After a restart on the same topic and group, old orders are found and can be updated."""
+    settings = fresh(service_settings)
+    order_ids = [unique("ORDER") for _ in range(5)]
+    async with running_service(settings) as first:
+        orders = [await create(http, first.cart_url, order_id) for order_id in order_ids]
+        async with http.put(
+            f"{first.cart_url}/update-order", json={"orderId": order_ids[0], "status": "confirmed"}
+        ) as response:
+            assert response.status == 200
+    async with running_service(settings) as second:
+        for order in orders[1:]:
+            async with http.get(
+                f"{second.orders_url}/order-details", params={"orderId": order["orderId"]}
+            ) as response:
+                status, details = await answer(response)
+            assert status == 200
+            assert {**details, "shippingCost": None} == {**order, "shippingCost": None}
+        async with http.put(
+            f"{second.cart_url}/update-order", json={"orderId": order_ids[0], "status": "shipped"}
+        ) as response:
+            status, body = await answer(response)
+        assert (status, body["order"]["status"]) == (200, "shipped")
+        assert second.shared.store.get(order_ids[0])[1] == 3  # type: ignore[arg-type, index]
+        async with http.post(
+            f"{second.cart_url}/create-order", json={"orderId": order_ids[1], "itemsCount": 1}
+        ) as response:
+            assert response.status == 409
+
+
+async def test_health_is_503_when_the_broker_is_gone(
+    service_settings: Settings,
+    http: aiohttp.ClientSession,
+    pytestconfig: pytest.Config,
+    tmp_path: Path,
+) -> None:
+    """With its broker stopped, /health answers 503 unhealthy/disconnected on both ports."""
+    if broker_kind(pytestconfig) == "external":
+        pytest.skip("needs a broker of its own to stop")
+    port = free_port()
+    if broker_kind(pytestconfig) == "tansu":
+        broker = tansu_broker("127.0.0.1", port, tmp_path / "tansu.log")
+    else:
+        broker = noida_broker("127.0.0.1", port, tmp_path / "noida", tmp_path / "noida.log")
+    settings = fresh(
+        service_settings, kafka_bootstrap_servers=f"127.0.0.1:{port}", request_timeout_s=3.0
+    )
+    async with broker.running(), running_service(settings) as service:
+        for base in (service.cart_url, service.orders_url):
+            async with http.get(f"{base}/health") as response:
+                assert response.status == 200
+        await broker.stop()
+
+        async def unhealthy() -> dict[str, object] | None:
+            async with http.get(f"{service.orders_url}/health") as response:
+                status, body = await answer(response)
+            return body if status == 503 else None
+
+        body = await wait_until(unhealthy, what="health 503")
+        assert (body["status"], body["kafka"]) == ("unhealthy", "disconnected")
+        async with http.get(f"{service.cart_url}/health") as response:
+            status, body = await answer(response)
+        assert (status, body["kafka"]) == (503, "disconnected")
+        async with http.post(
+            f"{service.cart_url}/create-order", json={"orderId": unique("ORDER"), "itemsCount": 1}
+        ) as response:
+            status, body = await answer(response)
+        assert (status, body["error"]) == (503, "kafka_unavailable")
