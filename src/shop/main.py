@@ -33,6 +33,7 @@ log = logging.getLogger("shop")
 
 # Joining a consumer group takes a few seconds on some brokers; then the view replays the topic.
 CATCH_UP_TIMEOUTS = 6
+MIN_CATCH_UP_S = 30.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
         await stack.enter_async_context(view.running())
         # Serve only a complete view: an update after a restart must find its order, and a create
         # must not reuse an id the topic already has.
-        await view.wait_caught_up(timeout * CATCH_UP_TIMEOUTS)
+        await view.wait_caught_up(max(MIN_CATCH_UP_S, timeout * CATCH_UP_TIMEOUTS))
 
         shared = Shared(settings, bootstrap, store, publisher, admin, codec, view)
         cart_url = await _site(stack, create_cart_app(shared), settings.host, settings.cart_port)

@@ -49,7 +49,8 @@ class OrderViewConsumer:
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            request_timeout_ms=int(timeout_s * 1000),
+            # No shorter request timeout here: a JoinGroup waits out the broker's rebalance delay
+            # (seconds on tansu); aiokafka's default (40 s) allows for it.
         )
         self.caught_up = asyncio.Event()
         self.poisoned = 0
