@@ -1,8 +1,10 @@
 """Order events as Avro in the Confluent wire format, with schemas from the Schema Registry.
 
-Registration and unknown writer schemas need the registry (async); encoding with our registered
-schema and decoding any schema id seen before are plain CPU work, so the consumer's hot path
-decodes a whole batch without an await per record.
+Registration and unknown writer schemas need the registry (async, python-schema-registry-client);
+encoding with our registered schema and decoding any schema id seen before are plain fastavro
+work. Its AsyncAvroMessageSerializer is not used: its encode may fetch the schema again mid-request
+(raising an unmapped SerializerError) and its decode awaits per record, while the consumer's hot
+path decodes a whole batch without an await per record.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import httpx
 from schema_registry.client import AsyncSchemaRegistryClient
 from schema_registry.client.errors import ClientError
 from schema_registry.client.schema import AvroSchema
-from schema_registry.serializers.message_serializer import AsyncAvroMessageSerializer
 
 from shop import events
 from shop.errors import PoisonEvent, RegistryUnavailable, StartupError
@@ -60,8 +61,8 @@ class OrderEventCodec:
         self.subject = subject_for(topic)
         self._timeout_s = timeout_s
         self._client = AsyncSchemaRegistryClient(url=registry_url, timeout=httpx.Timeout(timeout_s))
-        self._serializer = AsyncAvroMessageSerializer(self._client)
         self._schema = AvroSchema(order_event_schema())
+        self._writer = fastavro.parse_schema(order_event_schema())
         self._reader = fastavro.parse_schema(order_event_schema())
         self._schema_id: int | None = None
         self._decoders: dict[int, Decoder] = {}
@@ -89,12 +90,12 @@ class OrderEventCodec:
         self._decoders[self.schema_id] = self._decoder(self._schema.schema, same_as_reader=True)
         log.info("schema of %s registered with id %d", self.subject, self.schema_id)
 
-    async def encode(self, event: OrderEvent) -> bytes:
-        """The record value of ``event``: magic byte, schema id, Avro binary."""
-        encoded: bytes = await self._serializer.encode_record_with_schema_id(
-            self.schema_id, events.to_record(event)
-        )
-        return encoded
+    def encode(self, event: OrderEvent) -> bytes:
+        """The record value of ``event``: magic byte, schema id, Avro binary (no I/O)."""
+        buffer = io.BytesIO()
+        buffer.write(_HEADER.pack(MAGIC_BYTE, self.schema_id))
+        fastavro.schemaless_writer(buffer, self._writer, events.to_record(event))
+        return buffer.getvalue()
 
     async def decode(self, value: bytes | None) -> OrderEvent:
         """One event; see :meth:`decode_batch`."""

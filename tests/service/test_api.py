@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from decimal import Decimal
 from typing import Any
@@ -255,3 +256,20 @@ async def test_health_on_both_ports(
     assert body["kafka"] == "connected"
     assert body["schemaRegistry"] == "connected"
     assert body["orderView"]["caughtUp"] is True
+
+
+async def test_concurrent_creates_of_one_id_make_one_order(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """Of many simultaneous creates with the same orderId exactly one is 201, the rest 409."""
+    order_id = unique("ORDER")
+
+    async def attempt() -> int:
+        async with http.post(
+            f"{service.cart_url}/create-order", json={"orderId": order_id, "itemsCount": 1}
+        ) as response:
+            return response.status
+
+    statuses = await asyncio.gather(*(attempt() for _ in range(10)))
+    assert sorted(statuses) == [201] + [409] * 9
+    assert service.shared.store.get(order_id)[1] == 1  # type: ignore[arg-type, index]

@@ -71,6 +71,6 @@ class OrderWriter:
             return event.order
 
     async def _publish(self, event: OrderEvent) -> None:
-        value = await self._codec.encode(event)
+        value = self._codec.encode(event)
         await self._publisher.publish(self._topic, event.order_id.encode("utf-8"), value)
         self._store.apply(event)
