@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shop.children import free_port, noida_broker, tansu_broker
+from shop.children import free_port, noida_broker, schema_registry, tansu_broker
 from shop.main import running_service
 from shop.settings import Settings
 from tests.conftest import broker_kind
@@ -85,3 +85,23 @@ async def test_health_is_503_when_the_broker_is_gone(
         ) as response:
             status, body = await answer(response)
         assert (status, body["error"]) == (503, "kafka_unavailable")
+
+
+async def test_health_is_503_when_the_registry_is_gone(
+    service_settings: Settings, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """With its Schema Registry stopped, /health answers 503 with the registry disconnected."""
+    assert service_settings.kafka_bootstrap_servers is not None
+    port = free_port()
+    registry = schema_registry(
+        "127.0.0.1", port, service_settings.kafka_bootstrap_servers, tmp_path / "registry.log"
+    )
+    settings = fresh(service_settings, schema_registry_url=f"http://127.0.0.1:{port}")
+    async with registry.running(), running_service(settings) as service:
+        async with http.get(f"{service.cart_url}/health") as response:
+            assert response.status == 200
+        await registry.stop()
+        async with http.get(f"{service.orders_url}/health") as response:
+            status, body = await answer(response)
+        assert (status, body["status"]) == (503, "unhealthy")
+        assert (body["kafka"], body["schemaRegistry"]) == ("connected", "disconnected")
