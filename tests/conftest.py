@@ -33,7 +33,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip_idem = pytest.mark.skip(reason="tansu has no idempotent producer")
     skip_persist = pytest.mark.skip(reason="tansu keeps nothing across a restart")
+    skip_embedded = pytest.mark.skip(reason="starts its own noida-db; the noida run covers it")
     for item in items:
+        if "embedded" in item.keywords:
+            item.add_marker(skip_embedded)
         if "idempotence" in item.keywords:
             item.add_marker(skip_idem)
         if "persistence" in item.keywords:
