@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from shop.children import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.embedded
 
@@ -90,13 +91,24 @@ async def running_shop(data_dir: Path, ports: dict[str, int]) -> AsyncIterator[S
         yield shop
     finally:
         if process.returncode is None:
-            process.kill()
-            await process.wait()
+            process.terminate()  # lets it stop its children in order
+            try:
+                await asyncio.wait_for(process.wait(), timeout=30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
 
 
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def closed(port: int) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return not listening(port)
+
+    return probe
 
 
 async def test_embedded_default_prints_where_everything_listens(tmp_path: Path) -> None:
@@ -149,6 +161,16 @@ async def test_orders_survive_a_restart_of_the_whole_stack(tmp_path: Path) -> No
             async with http.post(f"{shop.cart}/create-order", json=body) as response:
                 assert response.status == 409
             assert await shop.stop() == 0
+
+
+async def test_children_do_not_outlive_a_killed_service(tmp_path: Path) -> None:
+    """A service killed with SIGKILL cannot stop its children, so the kernel does: ports free up."""
+    ports = fresh_ports()
+    async with running_shop(tmp_path, ports) as shop:
+        shop.process.kill()
+        await shop.process.wait()
+        for key in ("SHOP_EMBEDDED_KAFKA_PORT", "SHOP_EMBEDDED_REGISTRY_PORT"):
+            await wait_until(closed(ports[key]), what=f"nothing listening on {key}")
 
 
 async def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import logging
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -74,6 +76,19 @@ def http_ready(url: str) -> ReadyCheck:
     return check
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: Linux sends it SIGTERM when the service dies, however.
+
+    The children run in their own session (so a Ctrl-C reaches only the service, which stops them
+    in order); without this a service killed by SIGKILL would leave them holding their ports.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class ChildProcess:
     """One supervised child; its output goes to ``log_path``."""
 
@@ -100,6 +115,7 @@ class ChildProcess:
                     stdout=output,
                     stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,  # a Ctrl-C reaches us, and we stop it in order
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 )
             except OSError as exc:
                 raise ChildError(f"cannot start the {self.name} ({self._argv[0]}): {exc}") from None
