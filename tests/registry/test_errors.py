@@ -118,3 +118,120 @@ async def test_unknown_url_and_method_are_json(api: Api) -> None:
         405,
         {"error_code": 405, "message": "HTTP 405 Method Not Allowed"},
     )
+
+
+def field_schema(kind: object, **extra: object) -> dict[str, str]:
+    """A record with one field ``f`` of ``kind``; extra keys (a default) go on the field."""
+    return {"schema": json.dumps({"type": "record", "name": "F", "fields": [{"name": "f", "type": kind, **extra}]})}
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        ("int", {"default": "zero"}),
+        ("int", {"default": 2**40}),
+        ("int", {"default": None}),
+        ("long", {"default": 1.5}),
+        ("string", {"default": 1}),
+        ("boolean", {"default": 0}),
+        (["null", "string"], {"default": "first branch is null"}),
+        ({"type": "enum", "name": "E", "symbols": ["A"]}, {"default": "B"}),
+        ({"type": "array", "items": "int"}, {"default": ["x"]}),
+        ({"type": "map", "values": "int"}, {"default": {"k": "v"}}),
+        ({"type": "fixed", "name": "Two", "size": 2}, {"default": "abc"}),
+        ({"type": "record", "name": "In", "fields": [{"name": "a", "type": "int"}]}, {"default": {}}),
+        ("int", {"name": "bad-name"}),
+        ({"type": "bytes", "logicalType": "decimal", "precision": 2, "scale": 5}, {}),
+        ({"type": "bytes", "logicalType": "decimal"}, {}),
+        ({"type": "fixed", "name": "Small", "size": 1, "logicalType": "decimal", "precision": 20}, {}),
+    ],
+)
+async def test_invalid_fields_are_42201(api: Api, kind: object, extra: dict[str, object]) -> None:
+    """Defaults of the wrong type, invalid field names and impossible decimals are invalid schemas."""
+    subject = unique("badfield-value")
+    status, error = await api.call("POST", f"/subjects/{subject}/versions", field_schema(kind, **extra))
+    assert (status, error["error_code"]) == (422, 42201), error
+    assert subject not in (await api.call("GET", "/subjects?deleted=true"))[1]
+
+
+@pytest.mark.parametrize(
+    ("kind", "default"),
+    [
+        ("long", 2**40),
+        ("double", 1),
+        ("bytes", "\u00ff"),
+        (["null", "string"], None),
+        (["string", "null"], "x"),
+        ({"type": "record", "name": "In", "fields": [{"name": "a", "type": "int", "default": 1}]}, {}),
+        ({"type": "map", "values": "long"}, {"k": 1}),
+        ({"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2}, "\u0000"),
+    ],
+)
+async def test_valid_defaults_are_accepted(api: Api, kind: object, default: object) -> None:
+    """Defaults that match their field's type (first union branch, JSON-encoded bytes) register."""
+    subject = unique("okdefault-value")
+    status, _ = await api.call("POST", f"/subjects/{subject}/versions", field_schema(kind, default=default))
+    assert status == 200
+
+
+async def test_unknown_logical_type_is_kept(api: Api) -> None:
+    """A logical type this registry does not know is ignored by readers, as Avro says, and accepted."""
+    subject = unique("logical-value")
+    status, _ = await api.call("POST", f"/subjects/{subject}/versions", field_schema({"type": "int", "logicalType": "event-time"}))
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"schema":' + "[" * 100_000 + "]" * 100_000 + "}",
+        json.dumps({"schema": "[" * 100_000 + "]" * 100_000}),
+        json.dumps({"schema": '{"type":"record","name":"N","fields":[{"name":"d","type":"double","default":NaN}]}'}),
+        '{"schema": "\\"string\\"", "extra": NaN}',
+    ],
+    ids=["nested-body", "nested-schema", "nan-in-schema", "nan-in-body"],
+)
+async def test_hostile_json_is_a_clear_error(api: Api, raw: str) -> None:
+    """Deeply nested JSON and non-standard constants are refused with 400 or 42201, never 500."""
+    subject = unique("hostile-value")
+    status, error = await api.call(
+        "POST", f"/subjects/{subject}/versions", data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert (status, error["error_code"]) in ((400, 400), (422, 42201)), error
+    assert subject not in (await api.call("GET", "/subjects?deleted=true"))[1]
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [(b"\xff\xfe{}", "application/json"), (b"{}", "application/json; charset=no-such-charset")],
+    ids=["invalid-utf8", "unknown-charset"],
+)
+async def test_undecodable_body_is_400(api: Api, data: bytes, content_type: str) -> None:
+    """A body that cannot be decoded as text is a 400, not a server error."""
+    subject = unique("bytes-value")
+    status, error = await api.call(
+        "POST", f"/subjects/{subject}/versions", data=data, headers={"Content-Type": content_type}
+    )
+    assert (status, error["error_code"]) == (400, 400)
+
+
+@pytest.mark.parametrize("schema", [{"type": "string"}, 5, None, ["x"]])
+async def test_schema_that_is_not_a_string_is_42201(api: Api, schema: object) -> None:
+    """The schema must be a JSON string holding the schema, not the schema itself."""
+    subject = unique("notstr-value")
+    status, error = await api.call("POST", f"/subjects/{subject}/versions", {"schema": schema})
+    assert (status, error["error_code"]) == (422, 42201)
+
+
+async def test_version_and_id_must_be_plain_integers(api: Api) -> None:
+    """Python's int() spellings (underscores, spaces) are not versions or ids."""
+    subject = unique("plainint-value")
+    _, created = await api.call("POST", f"/subjects/{subject}/versions", body(record("P", ("x", "int"))))
+    for bad in ("1_0", "%201", "1%20", "%D9%A1"):
+        status, error = await api.call("GET", f"/subjects/{subject}/versions/{bad}")
+        assert (status, error["error_code"]) == (422, 42202), bad
+    assert (await api.call("GET", f"/subjects/{subject}/versions/01"))[0] == 200
+    schema_id = created["id"]
+    for bad in (f"{schema_id}_0", f"%20{schema_id}", "0", "-1", "abc", str(2**64)):
+        status, error = await api.call("GET", f"/schemas/ids/{bad}")
+        assert (status, error["error_code"]) == (404, 40403), bad

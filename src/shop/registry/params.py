@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +15,7 @@ from shop.registry.errors import (
     InvalidVersion,
     SchemaNotFound,
 )
-from shop.registry.schemas import ParsedSchema, parse
+from shop.registry.schemas import ParsedSchema, parse, strict_json
 from shop.registry.typedefs import Compatibility, SchemaId, Subject, Version
 
 ACCEPTED_CONTENT_TYPES = frozenset({
@@ -25,6 +25,8 @@ ACCEPTED_CONTENT_TYPES = frozenset({
     "application/octet-stream",  # what aiohttp reports when a request names no content type
 })
 MAX_VERSION = 2**31 - 1
+# what Java's Integer.valueOf takes; Python's int() also takes "1_0", " 1" and other scripts' digits
+INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def subject(request: web.Request) -> Subject:
@@ -41,21 +43,16 @@ def version(request: web.Request) -> Version | None:
     text = request.match_info["version"]
     if text in ("latest", "-1"):
         return None
-    try:
-        number = int(text)
-    except ValueError:
-        raise InvalidVersion(text) from None
-    if not 1 <= number <= MAX_VERSION:
+    if not INTEGER.fullmatch(text) or not 1 <= (number := int(text)) <= MAX_VERSION:
         raise InvalidVersion(text)
     return Version(number)
 
 
 def schema_id(request: web.Request) -> SchemaId:
     text = request.match_info["schema_id"]
-    try:
-        return SchemaId(int(text))
-    except ValueError:
-        raise SchemaNotFound(f"Schema {text} not found") from None
+    if not INTEGER.fullmatch(text):
+        raise SchemaNotFound(f"Schema {text} not found")
+    return SchemaId(int(text))
 
 
 def flag(request: web.Request, name: str) -> bool:
@@ -66,9 +63,13 @@ def flag(request: web.Request, name: str) -> bool:
 async def body(request: web.Request) -> dict[str, Any]:
     if request.content_type not in ACCEPTED_CONTENT_TYPES:
         raise BadRequest(415, "HTTP 415 Unsupported Media Type")
-    text = await request.text()
+    raw = await request.read()
     try:
-        data = json.loads(text)
+        text = raw.decode(request.charset or "utf-8")
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise BadRequest(400, f"Undecodable body: {exc}") from None
+    try:
+        data = strict_json(text)
     except ValueError as exc:
         raise BadRequest(400, f"Invalid JSON body: {exc}") from None
     if not isinstance(data, dict):
@@ -76,15 +77,18 @@ async def body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def schema(data: dict[str, Any]) -> ParsedSchema:
+def schema(data: dict[str, Any], *, new: bool = True) -> ParsedSchema:
+    """The body's schema; ``new`` ones (not a lookup) must also have valid defaults."""
     text, schema_type = data.get("schema"), data.get("schemaType") or "AVRO"
-    if not isinstance(text, str) or not text.strip():
+    if text is not None and not isinstance(text, str):
+        raise InvalidSchema("The schema must be a JSON string holding the schema text")
+    if not text or not text.strip():
         raise InvalidSchema("Empty schema")
     if not isinstance(schema_type, str):
         raise InvalidSchema(f"Invalid schema type {schema_type!r}")
     if data.get("references"):
         raise InvalidSchema("Schema references are not supported by this registry")
-    return parse(text, schema_type)
+    return parse(text, schema_type, new=new)
 
 
 def compatibility(data: dict[str, Any]) -> Compatibility:

@@ -60,7 +60,8 @@ async def lookup(request: web.Request) -> web.Response:
     db = get_registry(request).database
     subject, deleted = params.subject(request), params.flag(request, "deleted")
     db.versions(subject, deleted)  # an unknown subject is 40401 before the schema is judged
-    entry = db.lookup(subject, params.schema(await params.body(request)).canonical, deleted)
+    schema = params.schema(await params.body(request), new=False)
+    entry = db.lookup(subject, schema.canonical, deleted)
     if entry is None:
         raise SchemaNotFound()
     return reply(described(entry))
