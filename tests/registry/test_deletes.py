@@ -94,3 +94,46 @@ async def test_reregistering_after_subject_delete_starts_a_new_version(api: Api)
     schema = record("D" + subject.replace("-", "_"), ("x", "int"))
     assert await api.call("POST", f"/subjects/{subject}/versions", body(schema)) == (200, {"id": first_id})
     assert await api.call("GET", f"/subjects/{subject}/versions") == (200, [3])
+
+
+async def test_soft_deleting_a_subject_removes_its_config(api: Api) -> None:
+    """As Confluent does: a soft-deleted subject loses its own compatibility level."""
+    subject = unique("sdcfg-value")
+    await two_versions(api, subject)
+    await api.call("PUT", f"/config/{subject}", {"compatibility": "NONE"})
+    await api.call("DELETE", f"/subjects/{subject}")
+    status, error = await api.call("GET", f"/config/{subject}")
+    assert (status, error["error_code"]) == (404, 40408)
+
+
+async def test_deleting_the_latest_version_then_registering_it_again(api: Api) -> None:
+    """The same schema comes back as a new version with its old id; ?deleted finds both."""
+    subject = unique("relatest-value")
+    _, second_id = await two_versions(api, subject)
+    _, latest = await api.call("GET", f"/subjects/{subject}/versions/latest")
+    assert await api.call("DELETE", f"/subjects/{subject}/versions/latest") == (200, 2)
+    again = {"schema": latest["schema"]}
+    assert await api.call("POST", f"/subjects/{subject}/versions", again) == (200, {"id": second_id})
+    assert await api.call("GET", f"/subjects/{subject}/versions") == (200, [1, 3])
+    status, found = await api.call("POST", f"/subjects/{subject}?deleted=true", again)
+    assert (status, found["version"], found["id"]) == (200, 3, second_id)
+    assert await api.call("GET", f"/schemas/ids/{second_id}/versions?deleted=true") == (
+        200,
+        [{"subject": subject, "version": 2}, {"subject": subject, "version": 3}],
+    )
+    assert await api.call("GET", f"/schemas/ids/{second_id}/versions") == (
+        200,
+        [{"subject": subject, "version": 3}],
+    )
+
+
+async def test_lookup_finds_a_soft_deleted_version_only_with_deleted(api: Api) -> None:
+    """POST /subjects/{s} skips soft-deleted versions unless ?deleted=true."""
+    subject = unique("lkdel-value")
+    await two_versions(api, subject)
+    name = "D" + subject.replace("-", "_")
+    await api.call("DELETE", f"/subjects/{subject}/versions/1")
+    status, error = await api.call("POST", f"/subjects/{subject}", body(record(name, ("x", "int"))))
+    assert (status, error["error_code"]) == (404, 40403)
+    status, found = await api.call("POST", f"/subjects/{subject}?deleted=TRUE", body(record(name, ("x", "int"))))
+    assert (status, found["version"]) == (200, 1)

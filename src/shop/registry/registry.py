@@ -70,13 +70,17 @@ class Registry:
                     raise SubjectNotSoftDeleted(subject)
                 for entry in everything:
                     await self._log.write(records.schema_tombstone(subject, entry.version))
-                if self.database.subject_config(subject) is not None:
-                    await self._log.write(records.config_record(subject, None))
+                await self._forget_config(subject)
                 return [entry.version for entry in everything]
             if not live:
                 raise SubjectSoftDeleted(subject)
             await self._log.write(records.delete_subject_record(subject, live[-1].version))
+            await self._forget_config(subject)  # Confluent drops it on a soft delete too
             return [entry.version for entry in live]
+
+    async def _forget_config(self, subject: Subject) -> None:
+        if self.database.subject_config(subject) is not None:
+            await self._log.write(records.config_record(subject, None))
 
     async def delete_version(
         self, subject: Subject, version: Version | None, permanent: bool
