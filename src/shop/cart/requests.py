@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from shop.errors import InvalidRequest
 from shop.order import (
@@ -42,13 +44,47 @@ async def read_object(request: web.Request) -> dict[str, Any]:
         raise InvalidRequest(
             f"the body must be JSON (Content-Type: application/json), not {request.content_type}"
         )
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise InvalidRequest("the body is not valid JSON; send a JSON object") from None
+    body = _parse_json(await _read_body(request))
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object, e.g. {\"orderId\": \"ORDER-123\"}")
+    return body
+
+
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except RequestPayloadError:
+        # A body announced as gzip (say) that does not decompress, or shorter than announced.
+        encoding = request.headers.get("Content-Encoding", "identity")
+        raise InvalidRequest(
+            f"the body cannot be read as sent (Content-Encoding: {encoding}); send plain JSON"
+        ) from None
+
+
+def _parse_json(raw: bytes) -> object:
+    """Strict JSON: no NaN or Infinity literals, no key given twice, nesting Python can follow."""
+    try:
+        return json.loads(
+            raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
+        )
+    except RecursionError:
+        raise InvalidRequest("the body is nested too deeply; send a flat JSON object") from None
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the body is not valid JSON; send a JSON object") from None
+
+
+def _refuse_constant(name: str) -> object:
+    raise InvalidRequest(f"the body is not valid JSON: {name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    body = dict(pairs)
+    if len(body) < len(pairs):
+        repeated = sorted(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise InvalidRequest(
+            "the body gives a key more than once: " + ", ".join(repeated),
+            {key: "is given more than once" for key in repeated},
+        )
     return body
 
 
