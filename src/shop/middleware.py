@@ -40,7 +40,7 @@ def _http_message(request: web.Request, exc: web.HTTPException) -> str:
         allowed = ", ".join(sorted(exc.allowed_methods))
         return f"{request.method} is not allowed on {request.path}; use {allowed}"
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        return "the request body is too large"
+        return f"the request body is too large; at most {request.client_max_size} bytes"
     return exc.reason
 
 
@@ -54,7 +54,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        return error_response(exc.status, code, _http_message(request, exc))
+        response = error_response(exc.status, code, _http_message(request, exc))
+        # HTTP requires Allow on a 405; aiohttp puts it on the exception we replace.
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("unexpected error answering %s %s", request.method, request.path)
         return error_response(
