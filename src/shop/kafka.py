@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+TOPIC_RULE = "must be 1 to 249 letters, digits, '.', '_' or '-' (and not '.' or '..')"
 TOPIC_ALREADY_EXISTS = 36
 
 
@@ -76,22 +77,34 @@ class KafkaAdmin:
         finally:
             await close_quietly(admin._admin.close(), timeout_s, "admin client")
 
+    async def _topics(self) -> dict[str, Any]:
+        """The metadata of every topic of the cluster, by name (one metadata request)."""
+        topics = await bounded(self._admin.describe_topics(None), self._timeout_s, "listing topics")
+        return {topic["topic"]: topic for topic in topics}
+
     async def topic_partitions(self) -> dict[str, int]:
         """Every topic of the cluster with its number of partitions (one metadata request)."""
-        topics = await bounded(self._admin.describe_topics(None), self._timeout_s, "listing topics")
-        return {topic["topic"]: len(topic["partitions"]) for topic in topics}
+        return {name: len(topic["partitions"]) for name, topic in (await self._topics()).items()}
 
     async def partitions_of(self, topic: str) -> int:
-        """How many partitions ``topic`` has; :class:`TopicNotFound` when it does not exist."""
-        if not TOPIC_NAME.fullmatch(topic):
-            raise InvalidRequest(
-                "topic must be 1 to 249 letters, digits, '.', '_' or '-'",
-                {"topic": "must be 1 to 249 letters, digits, '.', '_' or '-'"},
-            )
-        partitions = (await self.topic_partitions()).get(topic)
-        if partitions is None:
+        """How many partitions the existing, non-internal ``topic`` has.
+
+        :class:`InvalidRequest` for a name Kafka cannot have or one of Kafka's own topics
+        (``__consumer_offsets``, ``__transaction_state``: they hold no keys of ours);
+        :class:`TopicNotFound` when it does not exist.
+        """
+        if not TOPIC_NAME.fullmatch(topic) or topic in (".", ".."):
+            raise InvalidRequest(f"topic {TOPIC_RULE}", {"topic": TOPIC_RULE})
+        metadata = (await self._topics()).get(topic)
+        if metadata is None:
             raise TopicNotFound(f"topic {topic} does not exist; check the name")
-        return partitions
+        # Kafka reserves the "__" prefix for its internal topics; not every broker flags them.
+        if metadata.get("is_internal") or topic.startswith("__"):
+            raise InvalidRequest(
+                f"topic {topic} is internal to Kafka and holds no orders; ask for an order topic",
+                {"topic": "is an internal Kafka topic"},
+            )
+        return len(metadata["partitions"])
 
     async def ensure_topic(self, topic: str, partitions: int) -> None:
         """Create ``topic`` with ``partitions`` unless it exists (then it is left as it is)."""

@@ -6,16 +6,22 @@ from aiohttp import web
 
 from shop.errors import InvalidRequest, OrderNotFound
 from shop.kafka import read_topic_keys
-from shop.order import OrderId, order_id_problem
+from shop.order import OrderId, order_id_problem, valid_order_id
 from shop.render import json_response, order_details_json
 from shop.typedefs import get_admin, get_bootstrap_servers, get_settings, get_store
 
 
 def _query(request: web.Request, name: str) -> str:
-    value = request.query.get(name)
-    if value is None or not value:
+    """The one value of a query parameter; absent, empty or repeated (ambiguous) is 400."""
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise InvalidRequest(
+            f"the query parameter {name} is given {len(values)} times; give it once",
+            {name: "is given more than once"},
+        )
+    if not values or not values[0]:
         raise InvalidRequest(f"the query parameter {name} is required", {name: "is required"})
-    return value
+    return values[0]
 
 
 async def order_details(request: web.Request) -> web.Response:
@@ -32,10 +38,12 @@ async def order_details(request: web.Request) -> web.Response:
 async def order_ids_from_topic(request: web.Request) -> web.Response:
     topic = _query(request, "topic")
     partitions = await get_admin(request.app).partitions_of(topic)
-    order_ids = await read_topic_keys(
+    keys = await read_topic_keys(
         get_bootstrap_servers(request.app),
         topic,
         partitions,
         get_settings(request.app).request_timeout_s,
     )
+    # A key no order can have (the registry's JSON keys of _schemas, say) is not an order id.
+    order_ids = [key for key in keys if valid_order_id(key)]
     return json_response({"topic": topic, "orderIds": order_ids, "count": len(order_ids)})
