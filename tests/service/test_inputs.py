@@ -1,0 +1,161 @@
+"""Hostile inputs on every endpoint: each is a clear JSON error with the right status, never a 500."""
+
+from __future__ import annotations
+
+import io
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from shop.kafka import KafkaAdmin
+from shop.main import RunningService
+from tests.service.helpers import answer, create
+from tests.waiting import unique
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [(b"[" * 100_000 + b"]" * 100_000, "nested"),
+     (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested"),
+     (b'{"orderId": "ORDER-NAN", "itemsCount": NaN}', "NaN"),
+     (b'{"orderId": "ORDER-INF", "itemsCount": -Infinity}', "Infinity"),
+     (b'{"orderId": "ORDER-DUP-1", "orderId": "ORDER-DUP-2", "itemsCount": 1}', "orderId")],
+)  # fmt: skip
+async def test_json_that_python_would_mishandle_is_400(
+    service: RunningService, http: aiohttp.ClientSession, data: bytes, words: str
+) -> None:
+    """Deep nesting, NaN/Infinity literals and duplicate keys are a JSON 400 that says why."""
+    for method, path in (("POST", "/create-order"), ("PUT", "/update-order")):
+        async with http.request(method, service.cart_url + path, data=data, headers=JSON) as response:
+            status, body = await answer(response)
+        assert (status, body["error"]) == (400, "invalid_request"), body
+        assert words in body["message"], body
+    assert service.shared.store.get("ORDER-DUP-2") is None  # type: ignore[arg-type]
+
+
+async def test_a_body_that_does_not_decompress_is_400(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """A body announced as gzip that is not gzip is a JSON 400, not a 500."""
+    headers = {**JSON, "Content-Encoding": "gzip"}
+    async with http.post(
+        f"{service.cart_url}/create-order", data=b"not gzip at all", headers=headers
+    ) as response:
+        status, body = await answer(response)
+    assert (status, body["error"]) == (400, "invalid_request")
+    assert "gzip" in body["message"]
+
+
+async def test_a_body_over_the_limit_is_413_json(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """A body larger than aiohttp's client_max_size is a JSON 413 that names the limit."""
+    data = io.BytesIO(b'{"orderId": "ORDER-BIG", "pad": "' + b"x" * 2_000_000 + b'"}')
+    async with http.post(f"{service.cart_url}/create-order", data=data, headers=JSON) as response:
+        status, body = await answer(response)
+    assert (status, body["error"]) == (413, "request_too_large")
+    assert "1048576 bytes" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("port", "method", "path", "allow"),
+    [("cart", "GET", "/create-order", "POST"),
+     ("cart", "DELETE", "/update-order", "PUT"),
+     ("cart", "OPTIONS", "/create-order", "POST"),
+     ("orders", "POST", "/order-details", "GET,HEAD"),
+     ("orders", "PUT", "/health", "GET,HEAD")],
+)  # fmt: skip
+async def test_405_carries_the_allow_header(
+    service: RunningService,
+    http: aiohttp.ClientSession,
+    port: str,
+    method: str,
+    path: str,
+    allow: str,
+) -> None:
+    """Every 405 is JSON and has the Allow header HTTP requires."""
+    base = service.cart_url if port == "cart" else service.orders_url
+    async with http.request(method, base + path) as response:
+        status, body = await answer(response)
+        allowed = response.headers.get("Allow", "")
+    assert (status, body["error"]) == (405, "method_not_allowed")
+    assert sorted(allowed.replace(" ", "").split(",")) == sorted(allow.split(","))
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "name"),
+    [("/order-details", "orderId=A-1&orderId=B-2", "orderId"),
+     ("/order-details", "orderId=A-1&orderId=", "orderId"),
+     ("/getAllOrderIdsFromTopic", "topic=a&topic=b", "topic")],
+)  # fmt: skip
+async def test_a_repeated_query_parameter_is_400(
+    service: RunningService, http: aiohttp.ClientSession, path: str, query: str, name: str
+) -> None:
+    """A query parameter given twice is ambiguous: 400 naming it, not the first one silently."""
+    async with http.get(f"{service.orders_url}{path}?{query}") as response:
+        status, body = await answer(response)
+    assert (status, set(body["fields"])) == (400, {name})
+
+
+async def test_order_details_of_a_repeated_id_does_not_answer_the_first(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """Even when the first of two orderIds exists, the answer is 400, not that order."""
+    order = await create(http, service.cart_url, unique("ORDER"))
+    query = f"orderId={order['orderId']}&orderId=OTHER"
+    async with http.get(f"{service.orders_url}/order-details?{query}") as response:
+        status, _ = await answer(response)
+    assert status == 400
+
+
+@pytest.mark.parametrize("topic", [".", "..", "a b", "tópico", "x" * 250])
+async def test_topic_names_kafka_forbids_are_400(
+    service: RunningService, http: aiohttp.ClientSession, topic: str
+) -> None:
+    """Names Kafka cannot have, '.' and '..' included, are 400 naming the parameter."""
+    async with http.get(
+        f"{service.orders_url}/getAllOrderIdsFromTopic", params={"topic": topic}
+    ) as response:
+        status, body = await answer(response)
+    assert (status, set(body["fields"])) == (400, {"topic"})
+
+
+async def test_internal_topics_are_400(
+    service: RunningService, http: aiohttp.ClientSession, bootstrap_servers: str
+) -> None:
+    """Kafka's own topics hold no orders: asking for __consumer_offsets is a 400 that says so."""
+    async with KafkaAdmin.running(bootstrap_servers, 10) as admin:
+        exists = "__consumer_offsets" in await admin.topic_partitions()
+    async with http.get(
+        f"{service.orders_url}/getAllOrderIdsFromTopic", params={"topic": "__consumer_offsets"}
+    ) as response:
+        status, body = await answer(response)
+    if not exists:  # tansu keeps offsets without a topic for them
+        assert (status, body["error"]) == (404, "topic_not_found")
+        return
+    assert (status, set(body["fields"])) == (400, {"topic"})
+    assert "internal" in body["message"]
+
+
+async def test_keys_that_are_not_order_ids_are_skipped(
+    service: RunningService, http: aiohttp.ClientSession, bootstrap_servers: str
+) -> None:
+    """Null keys, non-UTF-8 keys and keys no order can have (JSON, spaces) are not order ids."""
+    topic = unique("ids")
+    async with KafkaAdmin.running(bootstrap_servers, 10) as admin:
+        await admin.ensure_topic(topic, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+    await producer.start()
+    try:
+        for key in [b"\xff\xfe", None, b'{"keytype":"SCHEMA"}', b"has space", b"ORDER-1", b""]:
+            await producer.send_and_wait(topic, b"anything", key=key)
+    finally:
+        await producer.stop()
+    async with http.get(
+        f"{service.orders_url}/getAllOrderIdsFromTopic", params={"topic": topic}
+    ) as response:
+        status, body = await answer(response)
+    assert (status, body["orderIds"], body["count"]) == (200, ["ORDER-1"], 1)
