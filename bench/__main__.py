@@ -51,7 +51,7 @@ async def run(parts: set[str], duration_s: float, rate: int, events: list[int]) 
             if "create-order" in parts:
                 _progress("create-order under wrk")
                 results.create_order = await asyncio.to_thread(
-                    throughput.measure, service.cart_url, duration_s
+                    throughput.measure, service.cart_url, duration_s, service.process.pid
                 )
             if "e2e" in parts:
                 _progress(f"end to end at {rate} requests/s")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench import stack, wrk
+from bench import cpu, stack, wrk
 from bench.stats import percentile
 
 FULL_TOPIC = "bench-orders"
@@ -32,6 +32,10 @@ class RebuildResult:
     startup_full_s: float
     rebuild_s: float
     rebuild_events_per_s: float
+    # CPU seconds of the service process to start on the full topic, less on the empty one:
+    # what the rebuild costs, and the rate one free core would give.
+    rebuild_cpu_s: float
+    rebuild_events_per_cpu_s: float
     get_all_s: float
     rss_empty_bytes: int
     rss_full_bytes: int
@@ -43,6 +47,8 @@ async def run(events: int, out_dir: Path, starts: int = 2, get_all_repeats: int 
     fill_per_s = await _fill(data_dir, events)
     empty_s: list[float] = []
     full_s: list[float] = []
+    empty_cpu_s: list[float] = []
+    full_cpu_s: list[float] = []
     rss_empty: list[int] = []
     rss_full: list[int] = []
     get_all_s: list[float] = []
@@ -51,12 +57,14 @@ async def run(events: int, out_dir: Path, starts: int = 2, get_all_repeats: int 
         service = stack.start(data_dir, EMPTY_TOPIC, data_dir / "service-empty.log")
         try:
             empty_s.append(await stack.wait_ready(service) - service.started_at)
+            empty_cpu_s.append(cpu.seconds(service.process.pid))
             rss_empty.append(service.rss_bytes())
         finally:
             stack.stop(service)
         service = stack.start(data_dir, FULL_TOPIC, data_dir / "service-full.log")
         try:
             full_s.append(await stack.wait_ready(service, events) - service.started_at)
+            full_cpu_s.append(cpu.seconds(service.process.pid))
             rss_full.append(service.rss_bytes())
             children_rss = service.children_rss_bytes()
             for _ in range(get_all_repeats):
@@ -64,6 +72,7 @@ async def run(events: int, out_dir: Path, starts: int = 2, get_all_repeats: int 
         finally:
             stack.stop(service)
     rebuild_s = max(min(full_s) - min(empty_s), 1e-9)
+    rebuild_cpu_s = max(min(full_cpu_s) - min(empty_cpu_s), 1e-9)
     return RebuildResult(
         events=events,
         fill_per_s=fill_per_s,
@@ -71,6 +80,8 @@ async def run(events: int, out_dir: Path, starts: int = 2, get_all_repeats: int 
         startup_full_s=min(full_s),
         rebuild_s=rebuild_s,
         rebuild_events_per_s=events / rebuild_s,
+        rebuild_cpu_s=rebuild_cpu_s,
+        rebuild_events_per_cpu_s=events / rebuild_cpu_s,
         get_all_s=percentile(get_all_s, 0.5),
         rss_empty_bytes=min(rss_empty),
         rss_full_bytes=min(rss_full),
@@ -85,11 +96,7 @@ async def _fill(data_dir: Path, events: int) -> float:
         await stack.wait_ready(service)
         prefix = f"fill-{uuid.uuid4().hex[:8]}"
         result = await asyncio.to_thread(wrk.fill, service.cart_url, prefix, events)
-        if result.non_2xx or result.socket_errors:
-            raise stack.StackError(
-                f"filling {events} orders: {result.non_2xx} answers not 2xx, "
-                f"{result.socket_errors} socket errors; see {service.log_path}"
-            )
+        # wrk stops once it has seen as many 201s as orders asked for; the view's count checks it.
         await stack.wait_ready(service, events)
         found = await stack.order_count(service)
         if found != events:

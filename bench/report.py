@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.e2e import E2eResult
 from bench.rebuild import RebuildResult
-from bench.wrk import WrkResult
+from bench.throughput import Throughput
 
 MIB = 2**20
 
@@ -23,9 +23,9 @@ class Results:
     machine: dict[str, str]
     load_before: str = ""
     load_after: str = ""
-    echo: WrkResult | None = None
-    echo_uvloop: WrkResult | None = None
-    create_order: WrkResult | None = None
+    echo: Throughput | None = None
+    echo_uvloop: Throughput | None = None
+    create_order: Throughput | None = None
     e2e: E2eResult | None = None
     rebuilds: list[RebuildResult] = dataclasses.field(default_factory=list)
 
@@ -60,8 +60,14 @@ def _machine_line(results: Results) -> str:
     )
 
 
-def _wrk_cell(result: WrkResult) -> str:
-    cell = f"{result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
+def _wrk_cell(measured: Throughput) -> str:
+    result = measured.wrk
+    cell = (
+        f"{result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; "
+        f"server CPU {measured.cpu_us_per_request:.0f} µs/request"
+    )
+    if measured.helpers_cpu_s:
+        cell += f" (+ broker and registry {measured.helpers_cpu_s:.1f} CPU s in the run)"
     if result.non_2xx or result.socket_errors:
         cell += f" ({result.non_2xx} not 2xx, {result.socket_errors} socket errors)"
     return cell
@@ -75,15 +81,17 @@ def _throughput_rows(results: Results) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     echo, service = results.echo, results.create_order
     if service is not None:
-        p99_ok = service.p99_ms < TARGET_CREATE_P99_MS and not service.non_2xx
+        p99_ok = service.wrk.p99_ms < TARGET_CREATE_P99_MS and not service.wrk.non_2xx
         target = f"p99 < {TARGET_CREATE_P99_MS:.0f} ms: {_met(p99_ok)}"
         rows.append(("create-order, wrk, 64 connections", _wrk_cell(service), target))
     if echo is not None:
         rows.append(("bare aiohttp echo (asyncio), same wrk run", _wrk_cell(echo), ""))
     if echo is not None and service is not None:
-        ratio = service.requests_per_s / echo.requests_per_s
+        ratio = service.wrk.requests_per_s / echo.wrk.requests_per_s
         target = f">= {TARGET_RATIO:.2f}: {_met(ratio >= TARGET_RATIO)}"
         rows.append(("**create-order / echo throughput**", f"**{ratio:.2f}**", target))
+        cpu_ratio = echo.cpu_us_per_request / service.cpu_us_per_request
+        rows.append(("same, as echo CPU per request / create-order CPU per request", f"{cpu_ratio:.2f}", ""))
     if results.echo_uvloop is not None:
         rows.append(("bare echo on uvloop (reference)", _wrk_cell(results.echo_uvloop), ""))
     return rows
@@ -110,7 +118,8 @@ def _rebuild_rows(rebuilds: list[RebuildResult]) -> list[tuple[str, str, str]]:
             (
                 f"view rebuild at start-up, {n} events",
                 f"{r.rebuild_events_per_s:,.0f} events/s ({r.rebuild_s:.2f} s: start-up "
-                f"{r.startup_full_s:.2f} s less {r.startup_empty_s:.2f} s on an empty topic)",
+                f"{r.startup_full_s:.2f} s less {r.startup_empty_s:.2f} s on an empty topic); "
+                f"service CPU {r.rebuild_cpu_s:.2f} s, {r.rebuild_events_per_cpu_s:,.0f} events per CPU s",
                 f">= {TARGET_REBUILD_PER_S:,.0f}/s: {_met(ok)}",
             ),
             (f"getAllOrderIdsFromTopic, {n} events", f"{r.get_all_s:.2f} s", ""),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import subprocess
 import sys
@@ -17,31 +18,47 @@ from collections.abc import Iterator
 
 from shop.children import free_port
 
-from bench import wrk
+from bench import cpu, wrk
 
 CONNECTIONS = 64
 WARM_UP_S = 2.0
 
 
-def measure(url: str, duration_s: float) -> wrk.WrkResult:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Throughput:
+    wrk: wrk.WrkResult
+    server_cpu_s: float  # CPU seconds of the server process during the measured run
+    helpers_cpu_s: float  # the same for its broker and registry (none for the echo server)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.server_cpu_s / max(self.wrk.requests, 1) * 1e6
+
+
+def measure(url: str, duration_s: float, pid: int) -> Throughput:
+    """wrk against ``url`` served by process ``pid``, after a warm-up."""
     prefix = uuid.uuid4().hex[:8]
     wrk.run(url, wrk.CREATE_ORDER, [f"warm-{prefix}"], CONNECTIONS, WARM_UP_S)
-    return wrk.run(url, wrk.CREATE_ORDER, [f"bench-{prefix}"], CONNECTIONS, duration_s)
+    server, helpers = cpu.seconds(pid), cpu.children_seconds(pid)
+    result = wrk.run(url, wrk.CREATE_ORDER, [f"bench-{prefix}"], CONNECTIONS, duration_s)
+    return Throughput(
+        result, cpu.seconds(pid) - server, cpu.children_seconds(pid) - helpers
+    )
 
 
-async def measure_echo(duration_s: float, uvloop: bool = False) -> wrk.WrkResult:
-    with _echo_server(uvloop) as url:
-        return await asyncio.to_thread(measure, url, duration_s)
+async def measure_echo(duration_s: float, uvloop: bool = False) -> Throughput:
+    with _echo_server(uvloop) as (url, pid):
+        return await asyncio.to_thread(measure, url, duration_s, pid)
 
 
 @contextlib.contextmanager
-def _echo_server(uvloop: bool) -> Iterator[str]:
+def _echo_server(uvloop: bool) -> Iterator[tuple[str, int]]:
     port = free_port()
     argv = [sys.executable, "-m", "bench.echo", "--port", str(port)]
     with subprocess.Popen([*argv, "--uvloop"] if uvloop else argv) as process:
         try:
             _wait_listening(port, process)
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://127.0.0.1:{port}", process.pid
         finally:
             process.terminate()
 

@@ -107,8 +107,8 @@ def parse(output: str) -> WrkResult:
 def fill(url: str, prefix: str, orders: int, connections: int = 64, limit_s: float = 600.0) -> WrkResult:
     """Create ``orders`` orders through ``url`` as fast as wrk can, and return wrk's figures."""
     argv = [
-        ensure_wrk(), f"-t{THREADS}", f"-c{connections}", f"-d{limit_s:.0f}s", "--latency",
-        "-s", str(FILL_ORDERS), url, "--", prefix, str(orders),
+        ensure_wrk(), f"-t{THREADS}", f"-c{connections}", f"-d{limit_s:.0f}s", "--timeout=30s",
+        "--latency", "-s", str(FILL_ORDERS), url, "--", prefix, str(orders),
     ]  # fmt: skip
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as wrk:
         assert wrk.stdout is not None and wrk.stderr is not None

@@ -1,0 +1,17 @@
+"""CPU seconds a process used: a figure other load on the machine changes far less than time."""
+
+from __future__ import annotations
+
+import psutil
+
+
+def seconds(pid: int) -> float:
+    """User plus system CPU seconds of process ``pid`` so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def children_seconds(pid: int) -> float:
+    """The same for every descendant of ``pid`` (the embedded broker and registry)."""
+    children = psutil.Process(pid).children(recursive=True)
+    return sum(float(child.cpu_times().user + child.cpu_times().system) for child in children)
