@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -72,3 +74,41 @@ async def test_restart_after_permanent_delete(bootstrap_servers: str) -> None:
         assert await api.call("GET", f"/subjects/{subject}/versions") == (200, [2])
         _, other = await api.call("POST", f"/subjects/{subject}/versions", body(record("T", ("t", "int"), ("u", "int"), default=0)))
         assert other["id"] == created["id"] + 1
+
+
+async def test_restart_while_writes_happen(bootstrap_servers: str) -> None:
+    """Registrations cut off by a shutdown leave gapless versions; every answered id survives."""
+    topic, subject = unique("_schemas-midwrite"), unique("mid-value")
+    schemas = [record(f"Mid{n}", ("x", "int")) for n in range(30)]
+    # in-flight handlers are cancelled at once instead of drained
+    runner = web.AppRunner(create_app(bootstrap_servers, topic), shutdown_timeout=0.01)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    async with aiohttp.ClientSession() as session:
+        api = Api(session, f"http://{host}:{port}")
+        await api.call("PUT", f"/config/{subject}", {"compatibility": "NONE"})
+        writes = [
+            asyncio.ensure_future(api.call("POST", f"/subjects/{subject}/versions", body(schema)))
+            for schema in schemas
+        ]
+        await asyncio.wait(writes, return_when=asyncio.FIRST_COMPLETED)
+        await runner.cleanup()
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+    answered = {
+        schemas[n]["name"]: outcome[1]["id"]
+        for n, outcome in enumerate(outcomes)
+        if isinstance(outcome, tuple) and outcome[0] == 200
+    }
+    assert answered
+
+    async with registry_on(bootstrap_servers, topic) as api:
+        _, versions = await api.call("GET", f"/subjects/{subject}/versions")
+        assert versions == list(range(1, len(versions) + 1))
+        stored = {}
+        for version in versions:
+            _, entry = await api.call("GET", f"/subjects/{subject}/versions/{version}")
+            stored[json.loads(entry["schema"])["name"]] = entry["id"]
+        assert len(set(stored.values())) == len(stored)
+        assert answered.items() <= stored.items()
