@@ -107,3 +107,14 @@ async def test_types_and_mode(api: Api) -> None:
     """Only AVRO is supported, and the registry is always READWRITE."""
     assert await api.call("GET", "/schemas/types") == (200, ["AVRO"])
     assert await api.call("GET", "/mode") == (200, {"mode": "READWRITE"})
+
+
+async def test_unicode_and_encoded_subjects_round_trip(api: Api) -> None:
+    """Subjects with non-ASCII letters, emoji, '/', '%' and spaces are stored and listed as sent."""
+    suffix = unique("")
+    for encoded, name in (("%C3%A9t%C3%A9", "été"), ("%F0%9F%98%80", "😀"), ("a%2Fb", "a/b"), ("a%25b%20c", "a%b c")):
+        status, created = await api.call("POST", f"/subjects/{encoded}{suffix}/versions", {"schema": '"int"'})
+        assert status == 200
+        assert await api.call("GET", f"/subjects/{encoded}{suffix}/versions") == (200, [1])
+        assert name + suffix in (await api.call("GET", "/subjects"))[1]
+        assert name + suffix in (await api.call("GET", f"/schemas/ids/{created['id']}/subjects"))[1]
