@@ -22,6 +22,8 @@ from shop.errors import InvalidRequest, KafkaUnavailable, StartupError, TopicNot
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# aiokafka's future for one record: resolves to its RecordMetadata once the broker acknowledged it.
+Delivery = asyncio.Future[Any]
 TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 TOPIC_RULE = "must be 1 to 249 letters, digits, '.', '_' or '-' (and not '.' or '..')"
 TOPIC_ALREADY_EXISTS = 36
@@ -158,19 +160,22 @@ class EventPublisher:
         finally:
             await close_quietly(publisher._producer.stop(), timeout_s, "producer")
 
-    async def publish(self, topic: str, key: bytes, value: bytes) -> tuple[int, int]:
-        """Send one record and wait for the broker's acknowledgement; (partition, offset).
-
-        :class:`KafkaUnavailable` when it fails or takes longer than the request timeout. After a
-        timeout the outcome is unknown: the record may still land (the caller was not told it
-        did, and the view applies a later duplicate version at most once).
-        """
-        metadata = await bounded(
-            self._producer.send_and_wait(topic, value, key=key),
-            self._timeout_s,
-            f"publishing to {topic}",
+    async def send(self, topic: str, key: bytes, value: bytes) -> Delivery:
+        """Hand one record to the producer; the returned future resolves on the broker's ack."""
+        delivery: Delivery = await bounded(
+            self._producer.send(topic, value, key=key), self._timeout_s, f"publishing to {topic}"
         )
-        return int(metadata.partition), int(metadata.offset)
+        return delivery
+
+    async def acknowledged(self, delivery: Delivery, topic: str) -> None:
+        """Wait, at most the request timeout, for the broker to acknowledge ``delivery``.
+
+        :class:`KafkaUnavailable` when it failed or took longer. After a timeout the outcome is
+        unknown: ``delivery`` stays pending (the wait is shielded) and the record may still land,
+        which is why the order writer keeps it until it settles.
+        """
+        await bounded(asyncio.shield(delivery), self._timeout_s, f"publishing to {topic}")
+
 
 
 async def read_topic_keys(

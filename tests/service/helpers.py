@@ -7,7 +7,10 @@ from typing import Any
 
 import aiohttp
 import simplejson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shop.codec import OrderEventCodec
+from shop.events import OrderEvent
 from shop.settings import Settings
 from tests.waiting import unique
 
@@ -32,3 +35,33 @@ async def create(http: aiohttp.ClientSession, cart_url: str, order_id: str, item
         status, body = await answer(response)
     assert status == 201, body
     return body["order"]
+
+
+async def events_of(
+    bootstrap: str, topic: str, partitions: int, codec: OrderEventCodec, order_id: str
+) -> list[OrderEvent]:
+    """Every event of ``order_id`` on ``topic``, in log order, decoded with the service's codec."""
+    consumer: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, partition) for partition in range(partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        found: list[OrderEvent] = []
+        for tp in tps:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                records = [r for r in batch.get(tp, []) if r.key == order_id.encode()]
+                found += await codec.decode_batch([r.value for r in records])  # type: ignore[arg-type]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def put_status(http: aiohttp.ClientSession, cart_url: str, order_id: str, status: str) -> int:
+    async with http.put(
+        f"{cart_url}/update-order", json={"orderId": order_id, "status": status}
+    ) as response:
+        code, _ = await answer(response)
+    return code

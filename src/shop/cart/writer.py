@@ -4,6 +4,10 @@ Holding the order's lock, the writer reads the current version, publishes the ne
 for the broker's acknowledgement, then applies that same event to the view itself; the consumer's
 later apply of it changes nothing. So a 201 is only answered for an event on the broker, and an
 update right after its create (or an order-details) already sees the order.
+
+A send whose acknowledgement did not come in time (503) may still land. Until it settles the writer
+keeps it: the next write of that order first learns how it ended, and if it landed, applies it, so
+the new event follows it (version + 1) instead of reusing its version and being dropped on replay.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from datetime import UTC, datetime
 
 from shop import events
 from shop.codec import OrderEventCodec
-from shop.errors import OrderAlreadyExists, OrderNotFound
+from shop.errors import KafkaUnavailable, OrderAlreadyExists, OrderNotFound
 from shop.events import OrderEvent
-from shop.kafka import EventPublisher
+from shop.kafka import Delivery, EventPublisher
 from shop.order import Order, OrderId, OrderStatus, build_order
 from shop.store import OrderStore
 
@@ -43,10 +47,13 @@ class OrderWriter:
         self._topic = topic
         self._clock = clock
         self._rng = rng or random.SystemRandom()
+        # Sends that timed out but may still land, by order: at most one each (the lock sees to it).
+        self._in_doubt: dict[OrderId, tuple[OrderEvent, Delivery]] = {}
 
     async def create(self, order_id: OrderId, items_count: int) -> Order:
         """A new order, on the broker and in the view; 409 when the id is taken."""
         async with self._store.locked(order_id):
+            await self._settle(order_id)
             if self._store.get(order_id) is not None:
                 raise OrderAlreadyExists(
                     f"order {order_id} already exists; choose another orderId or update it"
@@ -59,6 +66,7 @@ class OrderWriter:
     async def update(self, order_id: OrderId, status: OrderStatus) -> Order:
         """The order in ``status``; no event when it already has it. 404 unknown, 409 final."""
         async with self._store.locked(order_id):
+            await self._settle(order_id)
             current = self._store.get(order_id)
             if current is None:
                 raise OrderNotFound(f"order {order_id} does not exist; create it first")
@@ -72,5 +80,32 @@ class OrderWriter:
 
     async def _publish(self, event: OrderEvent) -> None:
         value = self._codec.encode(event)
-        await self._publisher.publish(self._topic, event.order_id.encode("utf-8"), value)
+        delivery = await self._publisher.send(self._topic, event.order_id.encode("utf-8"), value)
+        try:
+            await self._publisher.acknowledged(delivery, self._topic)
+        except KafkaUnavailable:
+            if not delivery.done():
+                self._in_doubt[event.order_id] = (event, delivery)
+            raise
         self._store.apply(event)
+
+    async def _settle(self, order_id: OrderId) -> None:
+        """Learn how this order's last timed-out send ended before writing it again.
+
+        Landed: its event is applied (the consumer would apply it too, perhaps later). Failed: it
+        is forgotten. Still pending after another request timeout: 503 again, nothing written.
+        """
+        if order_id not in self._in_doubt:
+            return
+        event, delivery = self._in_doubt[order_id]
+        try:
+            await self._publisher.acknowledged(delivery, self._topic)
+        except KafkaUnavailable:
+            if not delivery.done():
+                raise KafkaUnavailable(
+                    f"Kafka has not yet confirmed or refused the previous change of order "
+                    f"{order_id}; try again later"
+                ) from None
+        else:
+            self._store.apply(event)
+        del self._in_doubt[order_id]

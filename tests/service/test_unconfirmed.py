@@ -1,0 +1,62 @@
+"""A change whose acknowledgement came too late (503) but which landed is not overwritten."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from shop.children import free_port, noida_broker
+from shop.main import running_service
+from shop.order import OrderStatus
+from shop.settings import Settings
+from tests.conftest import broker_kind
+from tests.service.helpers import answer, create, events_of, fresh, put_status
+from tests.waiting import unique, wait_until
+
+
+@pytest.mark.idempotence
+async def test_a_retry_after_an_unconfirmed_update_follows_it(
+    service_settings: Settings,
+    http: aiohttp.ClientSession,
+    pytestconfig: pytest.Config,
+    tmp_path: Path,
+) -> None:
+    """An update that timed out but landed later is version 2; the retry becomes version 3."""
+    if broker_kind(pytestconfig) == "external":
+        pytest.skip("needs a broker of its own to pause")
+    port = free_port()
+    broker = noida_broker("127.0.0.1", port, tmp_path / "noida", tmp_path / "noida.log")
+    settings = fresh(
+        service_settings, kafka_bootstrap_servers=f"127.0.0.1:{port}", request_timeout_s=1.0
+    )
+    async with broker.running(), running_service(settings) as service:
+        order_id = unique("ORDER")
+        await create(http, service.cart_url, order_id)
+        assert broker.pid is not None
+        os.kill(broker.pid, signal.SIGSTOP)  # the broker hears the update but cannot answer yet
+        try:
+            assert await put_status(http, service.cart_url, order_id, "confirmed") == 503
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+
+        async def shipped() -> bool:
+            return await put_status(http, service.cart_url, order_id, "shipped") == 200
+
+        await wait_until(shipped, what="the retried update to succeed")
+        found = await events_of(
+            service.broker, settings.topic, settings.topic_partitions, service.shared.codec, order_id
+        )
+        assert [(event.order_version, event.order.status) for event in found] == [
+            (1, OrderStatus.NEW),
+            (2, OrderStatus.CONFIRMED),
+            (3, OrderStatus.SHIPPED),
+        ]
+        async with http.get(
+            f"{service.orders_url}/order-details", params={"orderId": order_id}
+        ) as response:
+            status, body = await answer(response)
+        assert (status, body["status"]) == (200, "shipped")
