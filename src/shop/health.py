@@ -18,13 +18,15 @@ async def health(request: web.Request) -> web.Response:
         get_admin(request.app).reachable(timeout),
         get_codec(request.app).registry_reachable(timeout),
     )
-    healthy = kafka and registry
+    view = get_view(request.app)
+    healthy = kafka and registry and not view.failed
     body = {
         "status": "healthy" if healthy else "unhealthy",
         "kafka": "connected" if kafka else "disconnected",
         "schemaRegistry": "connected" if registry else "disconnected",
         "orderView": {
-            "caughtUp": get_view(request.app).caught_up.is_set(),
+            "following": not view.failed,
+            "caughtUp": view.caught_up.is_set(),
             "orders": len(get_store(request.app)),
         },
     }

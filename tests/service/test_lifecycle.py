@@ -112,3 +112,29 @@ async def test_health_is_503_when_the_registry_is_gone(
         ) as response:
             status, _ = await answer(response)
         assert status == 200
+
+
+async def test_health_is_503_when_the_view_stops_following(
+    service_settings: Settings, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer task killed by an unexpected error makes /health 503, not a silent stale view."""
+    async with running_service(fresh(service_settings)) as service:
+        async with http.get(f"{service.orders_url}/health") as response:
+            status, body = await answer(response)
+        assert (status, body["orderView"]["following"]) == (200, True)
+
+        async def broken(values: list[bytes | None]) -> None:
+            raise RuntimeError("a bug in applying events")
+
+        monkeypatch.setattr(service.shared.codec, "decode_batch", broken)
+        await create(http, service.cart_url, unique("ORDER"))
+
+        async def unhealthy() -> dict[str, object] | None:
+            async with http.get(f"{service.orders_url}/health") as response:
+                status, body = await answer(response)
+            return body if status == 503 else None
+
+        body = await wait_until(unhealthy, what="health 503")
+        assert body["status"] == "unhealthy"
+        assert body["orderView"] == {"following": False, "caughtUp": True, "orders": 1}
+        assert (body["kafka"], body["schemaRegistry"]) == ("connected", "connected")

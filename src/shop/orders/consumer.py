@@ -54,6 +54,7 @@ class OrderViewConsumer:
         )
         self.caught_up = asyncio.Event()
         self.poisoned = 0
+        self._task: asyncio.Task[None] | None = None
         # Offset after the last applied record of each partition (what is committed).
         self._applied: dict[Any, int] = {}
         # End offsets seen at assignment; the view has caught up once every one is reached.
@@ -66,14 +67,22 @@ class OrderViewConsumer:
             await bounded(self._consumer.start(), self._timeout_s, "starting the order consumer")
             self._consumer.subscribe([self.topic], listener=_Rebalance(self))
             task = asyncio.create_task(self._run(), name=f"order-view {self.topic}")
+            task.add_done_callback(_log_failure)
+            self._task = task
             try:
                 yield self
             finally:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task
         finally:
             await close_quietly(self._consumer.stop(), self._timeout_s, "order consumer")
+
+    @property
+    def failed(self) -> bool:
+        """Whether the consumer task ended on an unexpected error (the view no longer follows)."""
+        task = self._task
+        return task is not None and task.done() and not task.cancelled() and bool(task.exception())
 
     async def wait_caught_up(self, timeout_s: float) -> None:
         """Wait until the view holds everything the topic had when the partitions were assigned."""
@@ -155,6 +164,11 @@ class OrderViewConsumer:
         if offsets:
             with contextlib.suppress(KafkaError):
                 await self._consumer.commit(offsets)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("the order view stopped following its topic", exc_info=error)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
