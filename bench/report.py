@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from bench.e2e import E2eResult
-from bench.rebuild import RebuildResult
+from bench.rebuild import RESOLUTION_S, RebuildResult
 from bench.throughput import Throughput
 
 MIB = 2**20
@@ -113,14 +113,14 @@ def _rebuild_rows(rebuilds: list[RebuildResult]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for r in rebuilds:
         n = f"{r.events:,}"
-        ok = r.rebuild_events_per_s >= TARGET_REBUILD_PER_S
         rows += [
+            _rebuild_row(r),
             (
-                f"view rebuild at start-up, {n} events",
-                f"{r.rebuild_events_per_s:,.0f} events/s ({r.rebuild_s:.2f} s: start-up "
-                f"{r.startup_full_s:.2f} s less {r.startup_empty_s:.2f} s on an empty topic); "
-                f"service CPU {r.rebuild_cpu_s:.2f} s, {r.rebuild_events_per_cpu_s:,.0f} events per CPU s",
-                f">= {TARGET_REBUILD_PER_S:,.0f}/s: {_met(ok)}",
+                f"view rebuild at start-up, {n} events, from outside",
+                f"{_rate(r.events, r.rebuild_s)} (start-up {r.startup_full_s:.2f} s less "
+                f"{r.startup_empty_s:.2f} s on an empty topic); service CPU {r.rebuild_cpu_s:.2f} s, "
+                f"{_rate(r.events, r.rebuild_cpu_s)} per CPU second",
+                "",
             ),
             (f"getAllOrderIdsFromTopic, {n} events", f"{r.get_all_s:.2f} s", ""),
             (
@@ -136,21 +136,41 @@ def _rebuild_rows(rebuilds: list[RebuildResult]) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _rate(events: int, seconds: float) -> str:
+    if seconds <= RESOLUTION_S:
+        return f"not resolved ({seconds:.2f} s is within start-up noise)"
+    return f"{events / seconds:,.0f} events/s ({seconds:.2f} s)"
+
+
+def _rebuild_row(r: RebuildResult) -> tuple[str, str, str]:
+    """The rebuild as the service logged it, when it did; else the difference of start-ups."""
+    figure = f"view rebuild at start-up, {r.events:,} events"
+    seconds = r.logged_rebuild_s if r.logged_rebuild_s is not None else r.rebuild_s
+    how = "by the service's log" if r.logged_rebuild_s is not None else "from outside"
+    ok = seconds > RESOLUTION_S and r.events / seconds >= TARGET_REBUILD_PER_S
+    target = f">= {TARGET_REBUILD_PER_S:,.0f}/s: {_met(ok)}"
+    return figure, f"{_rate(r.events, seconds)}, {how}", target
+
+
 def _growth_rows(small: RebuildResult, large: RebuildResult) -> list[tuple[str, str, str]]:
     linear = large.events / small.events
     # 10 % above linear still counts as linear: single runs on a shared machine are that noisy.
-    target = f"linear or better: ×{linear:.0f} or less"
+    target = f"linear or better: ×{linear:g} or less"
 
     def growth(name: str, small_value: float, large_value: float) -> tuple[str, str, str]:
-        factor = large_value / small_value if small_value > 0 else float("nan")
-        return (
-            f"growth {small.events:,} → {large.events:,} events: {name}",
-            f"×{factor:.1f}",
-            f"{target}: {_met(factor <= linear * 1.1)}",
-        )
+        figure = f"growth {small.events:,} → {large.events:,} events: {name}"
+        if small_value <= RESOLUTION_S:
+            return figure, "not resolved at the smaller size", ""
+        factor = large_value / small_value
+        return figure, f"×{factor:.1f}", f"{target}: {_met(factor <= linear * 1.1)}"
 
     return [
-        growth("rebuild time", small.rebuild_s, large.rebuild_s),
+        growth(
+            "rebuild time by the service's log",
+            small.logged_rebuild_s or 0.0,
+            large.logged_rebuild_s or 0.0,
+        ),
+        growth("rebuild service CPU", small.rebuild_cpu_s, large.rebuild_cpu_s),
         growth("getAllOrderIdsFromTopic time", small.get_all_s, large.get_all_s),
         growth(
             "RSS above the empty view",
