@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import simplejson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from shop.children import ChildProcess, free_port, noida_broker, tansu_broker
 from shop.codec import OrderEventCodec
 from shop.events import OrderEvent
+from shop.kafka import KafkaAdmin
 from shop.settings import Settings
+from tests.conftest import broker_kind
 from tests.waiting import unique
 
 
@@ -65,3 +70,30 @@ async def put_status(http: aiohttp.ClientSession, cart_url: str, order_id: str, 
     ) as response:
         code, _ = await answer(response)
     return code
+
+
+async def topic_with_keys(bootstrap: str, keys: list[bytes | None], partitions: int = 1) -> str:
+    """A new topic holding one record for each of ``keys``, in that order."""
+    topic = unique("ids")
+    async with KafkaAdmin.running(bootstrap, 10) as admin:
+        await admin.ensure_topic(topic, partitions)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for key in keys:
+            await producer.send_and_wait(topic, b"anything", key=key)
+    finally:
+        await producer.stop()
+    return topic
+
+
+def own_broker(pytestconfig: pytest.Config, tmp_path: Path) -> tuple[ChildProcess, str]:
+    """A broker of the session's kind that only this test uses (to stop or pause), and its address."""
+    if broker_kind(pytestconfig) == "external":
+        pytest.skip("needs a broker of its own to stop or pause")
+    port = free_port()
+    if broker_kind(pytestconfig) == "tansu":
+        broker = tansu_broker("127.0.0.1", port, tmp_path / "tansu.log")
+    else:
+        broker = noida_broker("127.0.0.1", port, tmp_path / "noida", tmp_path / "noida.log")
+    return broker, f"127.0.0.1:{port}"

@@ -6,11 +6,10 @@ import io
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from shop.kafka import KafkaAdmin
 from shop.main import RunningService
-from tests.service.helpers import answer, create
+from tests.service.helpers import answer, create, topic_with_keys
 from tests.waiting import unique
 
 JSON = {"Content-Type": "application/json"}
@@ -144,16 +143,8 @@ async def test_keys_that_are_not_order_ids_are_skipped(
     service: RunningService, http: aiohttp.ClientSession, bootstrap_servers: str
 ) -> None:
     """Null keys, non-UTF-8 keys and keys no order can have (JSON, spaces) are not order ids."""
-    topic = unique("ids")
-    async with KafkaAdmin.running(bootstrap_servers, 10) as admin:
-        await admin.ensure_topic(topic, 1)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
-    await producer.start()
-    try:
-        for key in [b"\xff\xfe", None, b'{"keytype":"SCHEMA"}', b"has space", b"ORDER-1", b""]:
-            await producer.send_and_wait(topic, b"anything", key=key)
-    finally:
-        await producer.stop()
+    keys = [b"\xff\xfe", None, b'{"keytype":"SCHEMA"}', b"has space", b"ORDER-1", b""]
+    topic = await topic_with_keys(bootstrap_servers, keys)
     async with http.get(
         f"{service.orders_url}/getAllOrderIdsFromTopic", params={"topic": topic}
     ) as response:

@@ -7,11 +7,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shop.children import free_port, noida_broker, schema_registry, tansu_broker
+from shop.children import free_port, schema_registry
 from shop.main import running_service
 from shop.settings import Settings
-from tests.conftest import broker_kind
-from tests.service.helpers import answer, create, fresh
+from tests.service.helpers import answer, create, fresh, own_broker
 from tests.waiting import unique, wait_until
 
 
@@ -54,16 +53,8 @@ async def test_health_is_503_when_the_broker_is_gone(
     tmp_path: Path,
 ) -> None:
     """With its broker stopped, /health answers 503 unhealthy/disconnected on both ports."""
-    if broker_kind(pytestconfig) == "external":
-        pytest.skip("needs a broker of its own to stop")
-    port = free_port()
-    if broker_kind(pytestconfig) == "tansu":
-        broker = tansu_broker("127.0.0.1", port, tmp_path / "tansu.log")
-    else:
-        broker = noida_broker("127.0.0.1", port, tmp_path / "noida", tmp_path / "noida.log")
-    settings = fresh(
-        service_settings, kafka_bootstrap_servers=f"127.0.0.1:{port}", request_timeout_s=3.0
-    )
+    broker, bootstrap = own_broker(pytestconfig, tmp_path)
+    settings = fresh(service_settings, kafka_bootstrap_servers=bootstrap, request_timeout_s=3.0)
     async with broker.running(), running_service(settings) as service:
         for base in (service.cart_url, service.orders_url):
             async with http.get(f"{base}/health") as response:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import aiohttp
-from aiokafka import AIOKafkaProducer
 
 from shop.kafka import KafkaAdmin
 from shop.main import RunningService
-from tests.service.helpers import answer, create
+from tests.service.helpers import answer, create, topic_with_keys
 from tests.waiting import unique
 
 
@@ -15,16 +14,8 @@ async def test_order_ids_are_the_distinct_keys_of_the_topic(
     service: RunningService, http: aiohttp.ClientSession, bootstrap_servers: str
 ) -> None:
     """The answer lists each key once, sorted, skipping records without a key."""
-    topic = unique("ids")
-    async with KafkaAdmin.running(bootstrap_servers, 10) as admin:
-        await admin.ensure_topic(topic, 2)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
-    await producer.start()
-    try:
-        for key in [b"B-2", b"A-1", b"B-2", None, b"C-3", b"A-1"]:
-            await producer.send_and_wait(topic, b"anything", key=key)
-    finally:
-        await producer.stop()
+    keys = [b"B-2", b"A-1", b"B-2", None, b"C-3", b"A-1"]
+    topic = await topic_with_keys(bootstrap_servers, keys, partitions=2)
     async with http.get(
         f"{service.orders_url}/getAllOrderIdsFromTopic", params={"topic": topic}
     ) as response:

@@ -9,12 +9,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shop.children import free_port, noida_broker
 from shop.main import running_service
 from shop.order import OrderStatus
 from shop.settings import Settings
-from tests.conftest import broker_kind
-from tests.service.helpers import answer, create, events_of, fresh, put_status
+from tests.service.helpers import answer, create, events_of, fresh, own_broker, put_status
 from tests.waiting import unique, wait_until
 
 
@@ -26,13 +24,8 @@ async def test_a_retry_after_an_unconfirmed_update_follows_it(
     tmp_path: Path,
 ) -> None:
     """An update that timed out but landed later is version 2; the retry becomes version 3."""
-    if broker_kind(pytestconfig) == "external":
-        pytest.skip("needs a broker of its own to pause")
-    port = free_port()
-    broker = noida_broker("127.0.0.1", port, tmp_path / "noida", tmp_path / "noida.log")
-    settings = fresh(
-        service_settings, kafka_bootstrap_servers=f"127.0.0.1:{port}", request_timeout_s=1.0
-    )
+    broker, bootstrap = own_broker(pytestconfig, tmp_path)
+    settings = fresh(service_settings, kafka_bootstrap_servers=bootstrap, request_timeout_s=1.0)
     async with broker.running(), running_service(settings) as service:
         order_id = unique("ORDER")
         await create(http, service.cart_url, order_id)
