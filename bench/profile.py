@@ -28,6 +28,20 @@ from bench.rebuild import _fill as fill_topic
 OUT_DIR = Path(__file__).parent / "out"
 TOP = 25
 
+# Where a sample goes: the first area with a frame containing one of its markers.
+AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Avro encode", ("OrderEventCodec.encode",)),
+    ("order and event building (random ids, Decimal)", ("shop/order.py", "shop/events.py", "shop/money.py")),
+    ("writer (lock, store)", ("OrderWriter", "shop/store.py")),
+    ("view consumer (decode, apply)", ("OrderViewConsumer", "decode_batch")),
+    ("aiokafka producer", ("aiokafka/producer",)),
+    ("aiokafka consumer", ("aiokafka/consumer",)),
+    ("aiokafka connection and protocol", ("aiokafka/",)),
+    ("request parsing, JSON answers", ("shop/cart/requests", "shop/render.py", "simplejson")),
+    ("aiohttp", ("aiohttp/",)),
+    ("asyncio event loop", ("asyncio/", "selectors.py")),
+)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
@@ -113,12 +127,28 @@ def summary(collapsed: str) -> str:
         own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
-    lines = [f"{total} samples"]
+    lines = [f"{total} samples", "\nby area:"]
+    for area, count in _areas(collapsed).most_common():
+        lines.append(f"{100 * count / max(total, 1):5.1f}%  {area}")
     for title, counter in (("inclusive", inclusive), ("own", own)):
         lines.append(f"\n{title}:")
         for frame, count in counter.most_common(TOP):
             lines.append(f"{100 * count / max(total, 1):5.1f}%  {frame}")
     return "\n".join(lines)
+
+
+
+def _areas(collapsed: str) -> collections.Counter[str]:
+    areas: collections.Counter[str] = collections.Counter()
+    for line in collapsed.splitlines():
+        stack_text, _, count_text = line.rpartition(" ")
+        if not stack_text:
+            continue
+        area = next(
+            (name for name, markers in AREAS if any(m in stack_text for m in markers)), "other"
+        )
+        areas[area] += int(count_text)
+    return areas
 
 
 if __name__ == "__main__":
