@@ -19,6 +19,7 @@ from aiokafka.errors import ConsumerStoppedError, KafkaError
 from shop.codec import OrderEventCodec
 from shop.errors import PoisonEvent, RegistryUnavailable, StartupError
 from shop.events import OrderEvent
+from shop.idle_fetch import pause_after_empty_fetches
 from shop.kafka import bounded, close_quietly
 from shop.store import OrderStore
 
@@ -52,6 +53,7 @@ class OrderViewConsumer:
             # No shorter request timeout here: a JoinGroup waits out the broker's rebalance delay
             # (seconds on tansu); aiokafka's default (40 s) allows for it.
         )
+        pause_after_empty_fetches(self._consumer)
         self.caught_up = asyncio.Event()
         self.poisoned = 0
         self._task: asyncio.Task[None] | None = None

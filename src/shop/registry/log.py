@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from shop.idle_fetch import pause_after_empty_fetches
 from shop.registry.errors import StoreUnavailable
 from shop.registry.records import Record
 
@@ -44,6 +45,7 @@ class SchemaLog:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
+        pause_after_empty_fetches(self._consumer)
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
