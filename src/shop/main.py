@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 from aiohttp import web
 
@@ -78,6 +79,24 @@ async def _embedded(
     return bootstrap, f"http://{host}:{settings.embedded_registry_port}", (broker, registry)
 
 
+@contextlib.contextmanager
+def _gc_paused_then_frozen() -> Iterator[None]:
+    """No cyclic garbage collection while the view is rebuilt, then freeze what it holds.
+
+    Each collection walks every tracked object, and the view holds a few per order: during a
+    100,000-event replay that walking grew to most of the cost per event. Replaying makes almost
+    no cyclic garbage. Afterwards one collection, then ``gc.freeze()``: the rebuilt view moves to
+    the permanent generation and later collections skip it.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
+        gc.freeze()
+
+
 @contextlib.asynccontextmanager
 async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
     """The whole service, serving until the block exits; closed in reverse order of opening."""
@@ -104,7 +123,8 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
         await stack.enter_async_context(view.running())
         # Serve only a complete view: an update after a restart must find its order, and a create
         # must not reuse an id the topic already has.
-        await view.wait_caught_up(max(MIN_CATCH_UP_S, timeout * CATCH_UP_TIMEOUTS))
+        with _gc_paused_then_frozen():
+            await view.wait_caught_up(max(MIN_CATCH_UP_S, timeout * CATCH_UP_TIMEOUTS))
 
         shared = Shared(settings, bootstrap, store, publisher, admin, codec, view)
         cart_url = await _site(stack, create_cart_app(shared), settings.host, settings.cart_port)

@@ -25,7 +25,9 @@ from shop.store import OrderStore
 
 log = logging.getLogger(__name__)
 
-BATCH_RECORDS = 10_000
+# Records decoded and applied between two awaits: larger batches rebuild no faster but hold the
+# event loop (and every HTTP request) for longer; 10,000 held it for 0.3-0.4 s after a burst.
+BATCH_RECORDS = 1_000
 MAX_BACKOFF_S = 5.0
 
 
