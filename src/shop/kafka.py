@@ -27,6 +27,25 @@ Delivery = asyncio.Future[Any]
 TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 TOPIC_RULE = "must be 1 to 249 letters, digits, '.', '_' or '-' (and not '.' or '..')"
 TOPIC_ALREADY_EXISTS = 36
+# Each record also carries its event's orderVersion as a header, so a consumer can tell an event
+# it already holds (e.g. one the cart applied itself) without decoding the Avro value.
+VERSION_HEADER = "orderVersion"
+Headers = list[tuple[str, bytes]]
+
+
+def version_headers(version: int) -> Headers:
+    return [(VERSION_HEADER, str(version).encode("ascii"))]
+
+
+def header_version(headers: Any) -> int | None:
+    """The orderVersion header of a record, or None when it has none we can read."""
+    for name, value in headers or ():
+        if name == VERSION_HEADER:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 async def bounded(call: Awaitable[T], timeout_s: float, doing: str) -> T:
@@ -160,10 +179,12 @@ class EventPublisher:
         finally:
             await close_quietly(publisher._producer.stop(), timeout_s, "producer")
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> Delivery:
+    async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Delivery:
         """Hand one record to the producer; the returned future resolves on the broker's ack."""
         delivery: Delivery = await bounded(
-            self._producer.send(topic, value, key=key), self._timeout_s, f"publishing to {topic}"
+            self._producer.send(topic, value, key=key, headers=headers),
+            self._timeout_s,
+            f"publishing to {topic}",
         )
         return delivery
 

@@ -42,10 +42,8 @@ async def create(http: aiohttp.ClientSession, cart_url: str, order_id: str, item
     return body["order"]
 
 
-async def events_of(
-    bootstrap: str, topic: str, partitions: int, codec: OrderEventCodec, order_id: str
-) -> list[OrderEvent]:
-    """Every event of ``order_id`` on ``topic``, in log order, decoded with the service's codec."""
+async def records_of(bootstrap: str, topic: str, partitions: int, order_id: str) -> list[Any]:
+    """Every record of ``order_id`` on ``topic``, in log order (raw, as aiokafka gives them)."""
     consumer: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -53,15 +51,22 @@ async def events_of(
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
-        found: list[OrderEvent] = []
+        found: list[Any] = []
         for tp in tps:
             while await consumer.position(tp) < ends[tp]:
                 batch = await consumer.getmany(tp, timeout_ms=1000)
-                records = [r for r in batch.get(tp, []) if r.key == order_id.encode()]
-                found += await codec.decode_batch([r.value for r in records])  # type: ignore[arg-type]
+                found += [r for r in batch.get(tp, []) if r.key == order_id.encode()]
         return found
     finally:
         await consumer.stop()
+
+
+async def events_of(
+    bootstrap: str, topic: str, partitions: int, codec: OrderEventCodec, order_id: str
+) -> list[OrderEvent]:
+    """Every event of ``order_id`` on ``topic``, in log order, decoded with the service's codec."""
+    records = await records_of(bootstrap, topic, partitions, order_id)
+    return await codec.decode_batch([r.value for r in records])  # type: ignore[return-value]
 
 
 async def put_status(http: aiohttp.ClientSession, cart_url: str, order_id: str, status: str) -> int:

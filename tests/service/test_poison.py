@@ -9,9 +9,10 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from shop import events
+from shop.kafka import header_version, version_headers
 from shop.main import RunningService
 from shop.order import OrderStatus
-from tests.service.helpers import answer, create
+from tests.service.helpers import answer, create, records_of
 from tests.waiting import unique, wait_until
 
 
@@ -63,3 +64,48 @@ async def test_poison_records_are_skipped_and_later_events_apply(
     assert status == 200
     assert shared.store.get(order_id) is not None
     assert shared.store.get(order_id)[1] == version + 2  # type: ignore[index]
+
+
+async def test_records_the_view_already_holds_are_not_decoded(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """A record whose orderVersion header the view already has is skipped without decoding."""
+    order_id = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
+    shared = service.shared
+    current, version = shared.store.get(order_id)  # type: ignore[misc]
+    sentinel = events.updated(current.with_status(OrderStatus.CONFIRMED), version, datetime.now(UTC))
+    garbage = b"never decoded"
+    before = shared.view.poisoned
+    producer = AIOKafkaProducer(bootstrap_servers=service.broker)
+    await producer.start()
+    try:
+        for value, header in [
+            (garbage, version),  # held (the cart applied its own create): skipped undecoded
+            (garbage, version + 1),  # not held: decoded, found to be poison, skipped
+            (shared.codec.encode(sentinel), version + 1),  # not held: decoded and applied
+        ]:
+            await producer.send_and_wait(
+                shared.settings.topic, value, key=order_id.encode(), headers=version_headers(header)
+            )
+    finally:
+        await producer.stop()
+
+    async def sentinel_applied() -> bool:
+        return shared.store.get(order_id) == (sentinel.order, version + 1)
+
+    await wait_until(sentinel_applied, what="the event after the garbage records in the view")
+    assert shared.view.poisoned - before == 1
+
+
+async def test_the_cart_writes_the_version_header(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """Every record the cart writes carries its event's orderVersion as a header."""
+    order_id = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
+    async with http.put(
+        f"{service.cart_url}/update-order", json={"orderId": order_id, "status": "confirmed"}
+    ) as response:
+        assert response.status == 200
+    settings = service.shared.settings
+    records = await records_of(service.broker, settings.topic, settings.topic_partitions, order_id)
+    assert [header_version(record.headers) for record in records] == [1, 2]

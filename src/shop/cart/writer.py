@@ -20,7 +20,7 @@ from shop import events
 from shop.codec import OrderEventCodec
 from shop.errors import KafkaUnavailable, OrderAlreadyExists, OrderNotFound
 from shop.events import OrderEvent
-from shop.kafka import Delivery, EventPublisher
+from shop.kafka import Delivery, EventPublisher, version_headers
 from shop.order import Order, OrderId, OrderStatus, build_order
 from shop.store import OrderStore
 
@@ -82,7 +82,9 @@ class OrderWriter:
 
     async def _publish(self, event: OrderEvent) -> None:
         value = self._codec.encode(event)
-        delivery = await self._publisher.send(self._topic, event.order_id.encode("utf-8"), value)
+        key = event.order_id.encode("utf-8")
+        headers = version_headers(event.order_version)
+        delivery = await self._publisher.send(self._topic, key, value, headers)
         try:
             await self._publisher.acknowledged(delivery, self._topic)
         except KafkaUnavailable:

@@ -20,7 +20,8 @@ from shop.codec import OrderEventCodec
 from shop.errors import PoisonEvent, RegistryUnavailable, StartupError
 from shop.events import OrderEvent
 from shop.idle_fetch import pause_after_empty_fetches
-from shop.kafka import bounded, close_quietly
+from shop.order import OrderId
+from shop.kafka import bounded, close_quietly, header_version
 from shop.store import OrderStore
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ class OrderViewConsumer:
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _apply(self, records: Sequence[Any]) -> None:
+        records = [record for record in records if not self._holds(record)]
         decoded = await self._decode([record.value for record in records])
         for record, event in zip(records, decoded, strict=True):
             if isinstance(event, PoisonEvent):
@@ -132,6 +134,15 @@ class OrderViewConsumer:
                 )
             else:
                 self._store.apply(event)
+
+    def _holds(self, record: Any) -> bool:
+        """Whether the view already has this record's event (by its orderVersion header), so
+        decoding it could change nothing: the cart's own events, and replays of them."""
+        version = header_version(record.headers)
+        if version is None or record.key is None:
+            return False
+        held = self._store.get(OrderId(record.key.decode("utf-8", errors="replace")))
+        return held is not None and held[1] >= version
 
     async def _decode(self, values: list[bytes | None]) -> list[OrderEvent | PoisonEvent]:
         """Decode a batch, waiting out a registry outage rather than skipping records."""
