@@ -79,6 +79,14 @@ async def _embedded(
     return bootstrap, f"http://{host}:{settings.embedded_registry_port}", (broker, registry)
 
 
+# CPython collects its youngest generation every 700 allocations, several times per request here,
+# and the whole heap, the order view included, each time it grew by a quarter. Measured under
+# create-order load: ~30 % of the service's CPU and its p99 tail. Young collections every 50,000
+# allocations still reclaim short-lived cycles; full ones become rare. Acyclic garbage (nearly
+# all of it) is freed by reference counting whatever the thresholds.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 @contextlib.contextmanager
 def _gc_paused_then_frozen() -> Iterator[None]:
     """No cyclic garbage collection while the view is rebuilt, then freeze what it holds.
@@ -181,6 +189,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         return asyncio.run(serve(settings))
     except (ChildError, StartupError) as exc:
