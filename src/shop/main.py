@@ -189,6 +189,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level != "DEBUG":
+        # They log every registry request at INFO, /health's included: noise, not events.
+        for noisy in ("httpx", "schema_registry"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     gc.set_threshold(*GC_THRESHOLDS)
     try:
         return asyncio.run(serve(settings))
