@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: run test typecheck test-noida test-tansu bench
 
@@ -42,4 +43,4 @@ test-tansu: $(VENV)/.test-installed
 
 ## The benchmark of bench/README.md (installs wrk from Debian when it is missing).
 bench: $(VENV)/.bench-installed
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
