@@ -16,9 +16,11 @@ from tests.waiting import unique
 
 
 @contextlib.asynccontextmanager
-async def registry_on(bootstrap_servers: str, topic: str) -> AsyncIterator[Api]:
+async def registry_on(
+    bootstrap_servers: str, topic: str, timeout: float = 10.0
+) -> AsyncIterator[Api]:
     """A registry in this process on port 0, storing in ``topic``, with a client for it."""
-    runner = web.AppRunner(create_app(bootstrap_servers, topic))
+    runner = web.AppRunner(create_app(bootstrap_servers, topic, timeout))
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -1,7 +1,10 @@
 """The ``_schemas`` topic: read to its end on start, then followed; writes wait to be read back.
 
 A write is produced first and takes effect only when the reader task has applied it, so the state
-in memory is always what the topic says. Writes are serialized by the caller (one writer at a
+in memory is always what the topic says. Before each write decision the caller calls :meth:`sync`:
+a write whose acknowledgement timed out may still land, and the next write must see it (else it
+would hand out the same id again), so ``sync`` waits for such a write to settle and then reads the
+topic up to its current end. Writes are serialized by the caller (one writer at a
 time); running two registries as writers on one topic is not supported: both would hand out the
 same ids.
 """
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -24,6 +28,11 @@ from shop.registry.records import Record
 log = logging.getLogger(__name__)
 
 Apply = Callable[[bytes, bytes | None], None]
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("the _schemas reader stopped; writes will fail until a restart", exc_info=error)
 
 
 class SchemaLog:
@@ -47,6 +56,8 @@ class SchemaLog:
         )
         pause_after_empty_fetches(self._consumer)
         self._reader: asyncio.Task[None] | None = None
+        # A produce whose outcome is unknown (its acknowledgement timed out).
+        self._unsettled: asyncio.Future[Any] | None = None
 
     async def start(self) -> None:
         """Create the topic if needed, then read it to its end before returning."""
@@ -57,6 +68,7 @@ class SchemaLog:
         await self._consumer.seek_to_beginning(self._partition)
         end = (await self._consumer.end_offsets([self._partition]))[self._partition]
         self._reader = asyncio.create_task(self._read(), name="registry-schemas-reader")
+        self._reader.add_done_callback(_log_failure)
         await self._wait_applied(end, "reading _schemas at start-up")
         log.info("read %s to offset %d", self._partition.topic, end)
 
@@ -68,17 +80,47 @@ class SchemaLog:
         await self._consumer.stop()
         await self._producer.stop()
 
+    async def sync(self) -> None:
+        """Make the state in memory what the whole topic says now, before a write decision."""
+        if self._reader is None or self._reader.done():
+            raise StoreUnavailable(f"the reader of {self._partition.topic} stopped; restart the registry")
+        if self._unsettled is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._unsettled), self._timeout)
+            except asyncio.TimeoutError:
+                raise StoreUnavailable(
+                    f"an earlier write to {self._partition.topic} is still unconfirmed"
+                ) from None
+            except KafkaError:
+                pass  # it failed; whether it landed anyway, the end offset below tells
+            self._unsettled = None
+        try:
+            ends = await asyncio.wait_for(
+                self._consumer.end_offsets([self._partition]), self._timeout
+            )
+        except (KafkaError, asyncio.TimeoutError) as exc:
+            raise StoreUnavailable(f"reading the end of {self._partition.topic}: {exc!r}") from None
+        await self._wait_applied(ends[self._partition], "reading up to the end of the topic")
+
     async def write(self, record: Record) -> None:
         """Produce ``record`` and wait until the reader has applied it."""
+        topic = self._partition.topic
         try:
-            metadata = await asyncio.wait_for(
-                self._producer.send_and_wait(
-                    self._partition.topic, key=record.key, value=record.value, partition=0
-                ),
+            delivery = await asyncio.wait_for(
+                self._producer.send(topic, key=record.key, value=record.value, partition=0),
                 self._timeout,
             )
         except (KafkaError, asyncio.TimeoutError) as exc:
-            raise StoreUnavailable(f"producing to {self._partition.topic} failed: {exc!r}") from None
+            raise StoreUnavailable(f"producing to {topic} failed: {exc!r}") from None
+        try:
+            metadata = await asyncio.wait_for(asyncio.shield(delivery), self._timeout)
+        except asyncio.TimeoutError:
+            self._unsettled = delivery  # it may still land: sync() waits for it
+            raise StoreUnavailable(
+                f"producing to {topic}: no acknowledgement within {self._timeout:g} s"
+            ) from None
+        except KafkaError as exc:
+            raise StoreUnavailable(f"producing to {topic} failed: {exc!r}") from None
         await self._wait_applied(metadata.offset + 1, "reading back a write")
 
     async def _wait_applied(self, offset: int, what: str) -> None:

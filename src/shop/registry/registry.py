@@ -1,12 +1,16 @@
 """The registry's operations: queries read the database, changes go through the ``_schemas`` log.
 
-Every change is decided and written under one lock, so checks (identical schema, compatibility,
-soft-delete state) and the write they lead to see the same state.
+Every change is decided and written in the one writer's turn: under one lock, with the state first
+read up to the end of the topic, so checks (identical schema, compatibility, soft-delete state,
+the next id) and the write they lead to see everything written before, even a write that timed
+out and landed late.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from shop.registry import compatibility, records
 from shop.registry.database import Database, SchemaVersion
@@ -31,9 +35,15 @@ class Registry:
         self._log = log
         self._writing = asyncio.Lock()
 
+    @contextlib.asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        async with self._writing:
+            await self._log.sync()
+            yield
+
     async def register(self, subject: Subject, schema: ParsedSchema) -> SchemaId:
         """The id of ``schema`` under ``subject``, registering it as a new version if needed."""
-        async with self._writing:
+        async with self._write_turn():
             db = self.database
             live = db.listed(subject)
             existing = [entry for entry in live if entry.schema == schema.canonical]
@@ -62,7 +72,7 @@ class Registry:
         return compatibility.problems_against(level, schema.avro, old)
 
     async def delete_subject(self, subject: Subject, permanent: bool) -> list[Version]:
-        async with self._writing:
+        async with self._write_turn():
             everything = self.database.versions(subject, deleted=True)
             live = [entry for entry in everything if not entry.deleted]
             if permanent:
@@ -85,7 +95,7 @@ class Registry:
     async def delete_version(
         self, subject: Subject, version: Version | None, permanent: bool
     ) -> Version:
-        async with self._writing:
+        async with self._write_turn():
             entry = self._version_to_delete(subject, version, permanent)
             if permanent:
                 if not entry.deleted:
@@ -111,12 +121,12 @@ class Registry:
         raise VersionNotFound(version)
 
     async def set_config(self, subject: Subject | None, level: Compatibility) -> None:
-        async with self._writing:
+        async with self._write_turn():
             await self._log.write(records.config_record(subject, level))
 
     async def delete_config(self, subject: Subject | None) -> Compatibility:
         """Remove a config; the level it had (the global one falls back to the default)."""
-        async with self._writing:
+        async with self._write_turn():
             if subject is None:
                 old = self.database.global_config()
             else:
