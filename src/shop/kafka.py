@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from shop.errors import InvalidRequest, KafkaUnavailable, StartupError, TopicNotFound
@@ -127,23 +128,41 @@ class KafkaAdmin:
             )
         return len(metadata["partitions"])
 
-    async def ensure_topic(self, topic: str, partitions: int) -> None:
-        """Create ``topic`` with ``partitions`` unless it exists (then it is left as it is)."""
+    async def ensure_topic(
+        self,
+        topic: str,
+        partitions: int,
+        replication_factor: int = 1,
+        configs: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create ``topic`` unless it exists; an existing topic is left as it is."""
         existing = (await self.topic_partitions()).get(topic)
         if existing is not None:
             if existing != partitions:
                 log.info("topic %s exists with %d partitions; keeping them", topic, existing)
             return
+        new = NewTopic(topic, partitions, replication_factor, topic_configs=dict(configs or {}))
         response = await bounded(
-            self._admin.create_topics([NewTopic(topic, partitions, 1)]),
-            self._timeout_s,
-            f"creating topic {topic}",
+            self._admin.create_topics([new]), self._timeout_s, f"creating topic {topic}"
         )
         for name, code, *rest in response.topic_errors:
             if code not in (0, TOPIC_ALREADY_EXISTS):
                 detail = rest[0] if rest and rest[0] else f"error code {code}"
                 raise StartupError(f"Kafka refused to create topic {name}: {detail}")
         log.info("created topic %s with %d partitions", topic, partitions)
+
+    async def topic_configs(self, topic: str) -> dict[str, str]:
+        """The configuration the broker reports for ``topic`` (empty where it reports none)."""
+        resource = ConfigResource(ConfigResourceType.TOPIC, topic)
+        answers = await bounded(
+            self._admin.describe_configs([resource]), self._timeout_s, f"describing topic {topic}"
+        )
+        return {
+            entry[0]: entry[1]
+            for answer in answers
+            for found in answer.resources
+            for entry in found[4]
+        }
 
     async def reachable(self, timeout_s: float) -> bool:
         """Whether the broker answers a real metadata request within ``timeout_s``."""

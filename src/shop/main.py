@@ -87,6 +87,25 @@ async def _embedded(
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
+# Every event is the whole order after it, keyed by orderId, and the view is rebuilt from the
+# topic at each start: the latest event of each order is all the view needs, and it must never be
+# deleted. Compaction keeps exactly that (the broker default, deletion after 7 days, would lose
+# every order older than a week at the next restart).
+ORDER_TOPIC_CONFIGS = {"cleanup.policy": "compact"}
+
+
+async def _warn_if_events_expire(admin: KafkaAdmin, topic: str) -> None:
+    """An existing topic is used as it is; say so when it would delete orders the view needs."""
+    configs = await admin.topic_configs(topic)
+    policy = configs.get("cleanup.policy", "")
+    if "compact" not in policy and configs.get("retention.ms", "-1") != "-1":
+        log.warning(
+            "topic %s deletes events after retention.ms=%s (cleanup.policy=%s): orders older than "
+            "that vanish from the view at the next restart; set cleanup.policy=compact",
+            topic, configs["retention.ms"], policy or "delete",
+        )  # fmt: skip
+
+
 @contextlib.contextmanager
 def _gc_paused_then_frozen() -> Iterator[None]:
     """No cyclic garbage collection while the view is rebuilt, then freeze what it holds.
@@ -120,7 +139,13 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
         codec = OrderEventCodec(registry_url, settings.topic, timeout)
         await codec.start()
         admin = await stack.enter_async_context(KafkaAdmin.running(bootstrap, timeout))
-        await admin.ensure_topic(settings.topic, settings.topic_partitions)
+        await admin.ensure_topic(
+            settings.topic,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+            ORDER_TOPIC_CONFIGS,
+        )
+        await _warn_if_events_expire(admin, settings.topic)
         publisher = await stack.enter_async_context(
             EventPublisher.running(bootstrap, settings.kafka_idempotence, timeout)
         )

@@ -28,6 +28,7 @@ class Settings:
     orders_port: int = 8001
     topic: str = "order-events"
     topic_partitions: int = 3
+    topic_replication_factor: int = 1
     consumer_group: str = "shop-orders"
     # tansu and some managed brokers refuse InitProducerId; switch off there.
     kafka_idempotence: bool = True
@@ -127,6 +128,9 @@ _FIELDS: dict[str, tuple[Parser, str]] = {
     "orders_port": (_parse_port, "port of the orders API"),
     "topic": (_parse_str, "topic of the order events"),
     "topic_partitions": (_parse_positive_int, "partitions of the topic when the service creates it"),
+    "topic_replication_factor": (
+        _parse_positive_int, "replicas of the topic when the service creates it"
+    ),
     "consumer_group": (_parse_str, "consumer group of the order view"),
     "kafka_idempotence": (_parse_bool, "idempotent producer (switch off for brokers without it)"),
     "request_timeout_s": (_parse_timeout, "longest wait, in seconds, for the broker or registry"),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from shop.kafka import KafkaAdmin
-from shop.main import RunningService
-from tests.service.helpers import answer, create, topic_with_keys
+from shop.main import RunningService, running_service
+from shop.settings import Settings
+from tests.service.helpers import answer, create, fresh, topic_with_keys
 from tests.waiting import unique
 
 
@@ -63,3 +65,32 @@ async def test_missing_or_malformed_topic_is_400(
         ) as response:
             status, body = await answer(response)
         assert (status, set(body["fields"])) == (400, {"topic"}), params
+
+
+async def test_the_order_topic_is_created_compacted(
+    service: RunningService, bootstrap_servers: str
+) -> None:
+    """The service creates its topic with cleanup.policy=compact, so orders never expire."""
+    async with KafkaAdmin.running(bootstrap_servers, 10) as admin:
+        configs = await admin.topic_configs(service.shared.settings.topic)
+    assert configs["cleanup.policy"] == "compact"
+
+
+async def test_an_existing_topic_that_deletes_events_is_warned_about(
+    service_settings: Settings, bootstrap_servers: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An existing topic is used as it is, with a warning when it would delete old orders."""
+    settings = fresh(service_settings)
+    async with KafkaAdmin.running(bootstrap_servers, 10) as admin:
+        await admin.ensure_topic(settings.topic, 1)  # the broker's defaults: no compaction
+        configs = await admin.topic_configs(settings.topic)
+    async with running_service(settings):
+        pass
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if configs.get("retention.ms", "-1") == "-1":  # tansu reports no retention: nothing expires
+        assert not any(settings.topic in message for message in warned)
+    else:
+        assert any(
+            f"topic {settings.topic} deletes events" in message and "compact" in message
+            for message in warned
+        )
