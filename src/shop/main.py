@@ -34,7 +34,8 @@ from shop.typedefs import Shared
 log = logging.getLogger("shop")
 T = TypeVar("T")
 
-# Joining a consumer group takes a few seconds on some brokers; then the view replays the topic.
+# Joining a consumer group takes a few seconds on some brokers; then the view replays the topic,
+# and start-up fails only if that replay stops advancing for this long.
 CATCH_UP_TIMEOUTS = 6
 MIN_CATCH_UP_S = 30.0
 

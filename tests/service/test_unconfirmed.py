@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -53,3 +55,34 @@ async def test_a_retry_after_an_unconfirmed_update_follows_it(
         ) as response:
             status, body = await answer(response)
         assert (status, body["status"]) == (200, "shipped")
+
+
+@pytest.mark.idempotence
+async def test_a_write_waits_no_longer_than_the_request_timeout(
+    service_settings: Settings,
+    http: aiohttp.ClientSession,
+    pytestconfig: pytest.Config,
+    tmp_path: Path,
+) -> None:
+    """Writes queued on one order while Kafka is stalled each answer 503 at their own deadline."""
+    broker, bootstrap = own_broker(pytestconfig, tmp_path)
+    settings = fresh(service_settings, kafka_bootstrap_servers=bootstrap, request_timeout_s=1.0)
+    async with broker.running(), running_service(settings) as service:
+        order_id = unique("ORDER")
+        await create(http, service.cart_url, order_id)
+        assert broker.pid is not None
+        os.kill(broker.pid, signal.SIGSTOP)
+        try:
+
+            async def put(status: str) -> tuple[int, Any]:
+                async with http.put(
+                    f"{service.cart_url}/update-order", json={"orderId": order_id, "status": status}
+                ) as response:
+                    return await answer(response)
+
+            answers = await asyncio.gather(put("confirmed"), put("shipped"))
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+        for status, body in answers:
+            assert (status, body["error"]) == (503, "kafka_unavailable")
+            assert f"order {order_id} did not complete within 1 s" in body["message"]

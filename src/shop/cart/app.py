@@ -13,6 +13,9 @@ from shop.typedefs import WRITER, Shared, install
 def create_app(shared: Shared) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     install(app, shared)
-    app[WRITER] = OrderWriter(shared.store, shared.publisher, shared.codec, shared.settings.topic)
+    settings = shared.settings
+    app[WRITER] = OrderWriter(
+        shared.store, shared.publisher, shared.codec, settings.topic, settings.request_timeout_s
+    )
     setup_routes(app)
     return app

@@ -12,8 +12,10 @@ the new event follows it (version + 1) instead of reusing its version and being 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 from shop import events
@@ -38,10 +40,12 @@ class OrderWriter:
         publisher: EventPublisher,
         codec: OrderEventCodec,
         topic: str,
+        timeout_s: float,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
+        self._timeout_s = timeout_s
         self._publisher = publisher
         self._codec = codec
         self._topic = topic
@@ -54,7 +58,7 @@ class OrderWriter:
 
     async def create(self, order_id: OrderId, items_count: int) -> Order:
         """A new order, on the broker and in the view; 409 when the id is taken."""
-        async with self._store.locked(order_id):
+        async with self._deadline(order_id), self._store.locked(order_id):
             await self._settle(order_id)
             if self._store.get(order_id) is not None:
                 raise OrderAlreadyExists(
@@ -67,7 +71,7 @@ class OrderWriter:
 
     async def update(self, order_id: OrderId, status: OrderStatus) -> Order:
         """The order in ``status``; no event when it already has it. 404 unknown, 409 final."""
-        async with self._store.locked(order_id):
+        async with self._deadline(order_id), self._store.locked(order_id):
             await self._settle(order_id)
             current = self._store.get(order_id)
             if current is None:
@@ -87,11 +91,23 @@ class OrderWriter:
         delivery = await self._publisher.send(self._topic, key, value, headers)
         try:
             await self._publisher.acknowledged(delivery, self._topic)
-        except KafkaUnavailable:
+        except BaseException:  # the request's timeout, the write's deadline, a cancellation
             if not delivery.done():
                 self._in_doubt[event.order_id] = (event, delivery)
             raise
         self._store.apply(event)
+
+    @contextlib.asynccontextmanager
+    async def _deadline(self, order_id: OrderId) -> AsyncIterator[None]:
+        """One deadline for the whole write: waiting for the order's lock, settling, publishing."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                yield
+        except TimeoutError:
+            raise KafkaUnavailable(
+                f"the change of order {order_id} did not complete within {self._timeout_s:g} s "
+                "(Kafka is slow or unreachable); try again later"
+            ) from None
 
     async def _settle(self, order_id: OrderId) -> None:
         """Learn how this order's last timed-out send ended before writing it again.

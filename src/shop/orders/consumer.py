@@ -89,15 +89,24 @@ class OrderViewConsumer:
         task = self._task
         return task is not None and task.done() and not task.cancelled() and bool(task.exception())
 
-    async def wait_caught_up(self, timeout_s: float) -> None:
-        """Wait until the view holds everything the topic had when the partitions were assigned."""
-        try:
-            await asyncio.wait_for(self.caught_up.wait(), timeout_s)
-        except asyncio.TimeoutError:
-            raise StartupError(
-                f"the order view did not catch up with topic {self.topic} within {timeout_s:g} s; "
-                "check that Kafka is reachable"
-            ) from None
+    async def wait_caught_up(self, stall_s: float) -> None:
+        """Wait until the view holds everything the topic had when the partitions were assigned.
+
+        However long the topic, only a replay that stops advancing for ``stall_s`` fails.
+        """
+        progress = -1
+        while not self.caught_up.is_set():
+            if self._progress() == progress:
+                raise StartupError(
+                    f"the order view made no progress reading topic {self.topic} for "
+                    f"{stall_s:g} s; check that Kafka is reachable"
+                )
+            progress = self._progress()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.caught_up.wait(), stall_s)
+
+    def _progress(self) -> int:
+        return sum(self._applied.values())
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -165,6 +174,7 @@ class OrderViewConsumer:
         self.caught_up.set()
 
     async def on_assigned(self, assigned: set[Any]) -> None:
+        self.caught_up.clear()  # the view replays these partitions from the beginning
         partitions = sorted(assigned)
         if partitions:
             await self._consumer.seek_to_beginning(*partitions)
