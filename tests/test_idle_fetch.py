@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shop.idle_fetch import IDLE_FETCH_PAUSE_S, pause_after_empty_fetches
@@ -44,6 +45,10 @@ async def fetches_while_idle(bootstrap_servers: str, pause: bool) -> int:
 
 
 async def test_an_idle_consumer_pauses_after_empty_fetches(bootstrap_servers: str) -> None:
-    """With the pause, an idle consumer fetches at most about once per pause, whatever the broker."""
-    fetches = await fetches_while_idle(bootstrap_servers, pause=True)
-    assert fetches <= 2 * WINDOW_S / IDLE_FETCH_PAUSE_S, f"{fetches} fetches in {WINDOW_S} s"
+    """On a broker that answers empty fetches at once, the pause bounds an idle consumer's fetches."""
+    bound = 2 * WINDOW_S / IDLE_FETCH_PAUSE_S
+    unpaused = await fetches_while_idle(bootstrap_servers, pause=False)
+    if unpaused <= bound:
+        pytest.skip(f"this broker holds empty fetches ({unpaused} in {WINDOW_S} s): nothing to bound")
+    paused = await fetches_while_idle(bootstrap_servers, pause=True)
+    assert paused <= bound, f"{paused} fetches in {WINDOW_S} s with the pause, {unpaused} without"

@@ -97,13 +97,6 @@ class OrderEventCodec:
         fastavro.schemaless_writer(buffer, self._writer, events.to_record(event))
         return buffer.getvalue()
 
-    async def decode(self, value: bytes | None) -> OrderEvent:
-        """One event; see :meth:`decode_batch`."""
-        [result] = await self.decode_batch([value])
-        if isinstance(result, PoisonEvent):
-            raise result
-        return result
-
     async def decode_batch(
         self, values: Sequence[bytes | None]
     ) -> list[OrderEvent | PoisonEvent]:

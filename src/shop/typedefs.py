@@ -50,9 +50,6 @@ def get_store(app: web.Application) -> OrderStore:
     return _shared(app).store
 
 
-def get_publisher(app: web.Application) -> EventPublisher:
-    return _shared(app).publisher
-
 
 def get_admin(app: web.Application) -> KafkaAdmin:
     return _shared(app).admin

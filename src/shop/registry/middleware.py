@@ -8,10 +8,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from shop.registry.errors import RegistryError
+from shop.registry.params import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
 def error_response(status: int, code: int, message: str) -> web.Response:

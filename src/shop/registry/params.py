@@ -18,6 +18,8 @@ from shop.registry.errors import (
 from shop.registry.schemas import ParsedSchema, parse, strict_json
 from shop.registry.typedefs import Compatibility, SchemaId, Subject, Version
 
+# What every answer is sent as, like Confluent's.
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 ACCEPTED_CONTENT_TYPES = frozenset({
     "application/vnd.schemaregistry.v1+json",
     "application/vnd.schemaregistry+json",
