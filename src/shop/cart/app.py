@@ -15,7 +15,12 @@ def create_app(shared: Shared) -> web.Application:
     install(app, shared)
     settings = shared.settings
     app[WRITER] = OrderWriter(
-        shared.store, shared.publisher, shared.codec, settings.topic, settings.request_timeout_s
+        shared.store,
+        shared.publisher,
+        shared.codec,
+        settings.topic,
+        shared.view,
+        settings.request_timeout_s,
     )
     setup_routes(app)
     return app

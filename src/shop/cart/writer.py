@@ -5,9 +5,11 @@ for the broker's acknowledgement, then applies that same event to the view itsel
 later apply of it changes nothing. So a 201 is only answered for an event on the broker, and an
 update right after its create (or an order-details) already sees the order.
 
-A send whose acknowledgement did not come in time (503) may still land. Until it settles the writer
-keeps it: the next write of that order first learns how it ended, and if it landed, applies it, so
-the new event follows it (version + 1) instead of reusing its version and being dropped on replay.
+A send that was not confirmed (a timeout, or an error: without the idempotent producer a failed
+send may still have been written) may still be or reach the log. The writer keeps it: the next
+write of that order first waits for it to settle, then for the view to read the topic up to its
+current end, so the new event follows whatever landed (version + 1) instead of reusing a version
+and being dropped on replay.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 from datetime import UTC, datetime
 
 from shop import events
@@ -40,12 +43,14 @@ class OrderWriter:
         publisher: EventPublisher,
         codec: OrderEventCodec,
         topic: str,
+        view: View,
         timeout_s: float,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
     ) -> None:
         self._store = store
         self._timeout_s = timeout_s
+        self._view = view
         self._publisher = publisher
         self._codec = codec
         self._topic = topic
@@ -53,8 +58,8 @@ class OrderWriter:
         # Generated customers and items are not secrets; SystemRandom costs a system call a draw
         # (about a tenth of a create's CPU, measured).
         self._rng = rng or random.Random()
-        # Sends that timed out but may still land, by order: at most one each (the lock sees to it).
-        self._in_doubt: dict[OrderId, tuple[OrderEvent, Delivery]] = {}
+        # Unconfirmed sends, by order: at most one each (the lock sees to it).
+        self._unconfirmed: dict[OrderId, Delivery] = {}
 
     async def create(self, order_id: OrderId, items_count: int) -> Order:
         """A new order, on the broker and in the view; 409 when the id is taken."""
@@ -91,9 +96,8 @@ class OrderWriter:
         delivery = await self._publisher.send(self._topic, key, value, headers)
         try:
             await self._publisher.acknowledged(delivery, self._topic)
-        except BaseException:  # the request's timeout, the write's deadline, a cancellation
-            if not delivery.done():
-                self._in_doubt[event.order_id] = (event, delivery)
+        except BaseException:  # an error, the request's timeout, the write's deadline, a cancellation
+            self._unconfirmed[event.order_id] = delivery
             raise
         self._store.apply(event)
 
@@ -110,14 +114,13 @@ class OrderWriter:
             ) from None
 
     async def _settle(self, order_id: OrderId) -> None:
-        """Learn how this order's last timed-out send ended before writing it again.
+        """Before writing an order again, let the view see whatever its last unconfirmed send left.
 
-        Landed: its event is applied (the consumer would apply it too, perhaps later). Failed: it
-        is forgotten. Still pending after another request timeout: 503 again, nothing written.
+        Still pending after another request timeout: 503 again, nothing written.
         """
-        if order_id not in self._in_doubt:
+        delivery = self._unconfirmed.get(order_id)
+        if delivery is None:
             return
-        event, delivery = self._in_doubt[order_id]
         try:
             await self._publisher.acknowledged(delivery, self._topic)
         except KafkaUnavailable:
@@ -126,6 +129,11 @@ class OrderWriter:
                     f"Kafka has not yet confirmed or refused the previous change of order "
                     f"{order_id}; try again later"
                 ) from None
-        else:
-            self._store.apply(event)
-        del self._in_doubt[order_id]
+        await self._view.read_to_end()
+        del self._unconfirmed[order_id]
+
+
+class View(Protocol):
+    """What the writer needs of the order view's consumer."""
+
+    async def read_to_end(self) -> None: ...

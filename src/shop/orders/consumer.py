@@ -60,6 +60,8 @@ class OrderViewConsumer:
         self.caught_up = asyncio.Event()
         self.poisoned = 0
         self._task: asyncio.Task[None] | None = None
+        # Notified each time a batch has been applied (for read_to_end).
+        self._advanced = asyncio.Condition()
         # Offset after the last applied record of each partition (what is committed).
         self._applied: dict[Any, int] = {}
         # End offsets seen at assignment; the view has caught up once every one is reached.
@@ -105,6 +107,21 @@ class OrderViewConsumer:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.caught_up.wait(), stall_s)
 
+    async def read_to_end(self) -> None:
+        """Wait until the view has applied every record its partitions hold now.
+
+        The barrier after a write whose outcome was not confirmed: whatever of it reached the
+        log is in the view afterwards. The caller bounds the wait.
+        """
+        partitions = list(self._consumer.assignment())
+        ends = await bounded(
+            self._consumer.end_offsets(partitions), self._timeout_s, "reading end offsets"
+        )
+        async with self._advanced:
+            await self._advanced.wait_for(
+                lambda: all(self._applied.get(tp, 0) >= end for tp, end in ends.items() if end)
+            )
+
     def _progress(self) -> int:
         return sum(self._applied.values())
 
@@ -119,6 +136,8 @@ class OrderViewConsumer:
                     offsets[tp] = records[-1].offset + 1
                 if offsets:
                     self._applied.update(offsets)
+                    async with self._advanced:
+                        self._advanced.notify_all()
                     await self._consumer.commit(offsets)
                 if not self.caught_up.is_set():
                     await self._check_caught_up()
