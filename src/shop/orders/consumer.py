@@ -144,9 +144,9 @@ class OrderViewConsumer:
                 backoff = 0.1
             except ConsumerStoppedError:
                 return
-            except (KafkaError, RegistryUnavailable) as exc:
-                # Nothing was skipped: uncommitted records come again after a rebalance, and a
-                # record that did not decode is retried before moving on (see _apply).
+            except KafkaError as exc:
+                # Nothing was skipped: uncommitted records come again after a rebalance (a
+                # registry outage is waited out in _decode, never skipped).
                 log.warning("order consumer: %s; retrying in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
