@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
 
@@ -19,13 +18,13 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from shop.errors import InvalidRequest, KafkaUnavailable, StartupError, TopicNotFound
+from shop.settings import TOPIC_NAME
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # aiokafka's future for one record: resolves to its RecordMetadata once the broker acknowledged it.
 Delivery = asyncio.Future[Any]
-TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 TOPIC_RULE = "must be 1 to 249 letters, digits, '.', '_' or '-' (and not '.' or '..')"
 TOPIC_ALREADY_EXISTS = 36
 # Each record also carries its event's orderVersion as a header, so a consumer can tell an event

@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+# The rule Kafka applies to topic names (also used by the topic readers).
+TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
 
 class SettingsError(ValueError):
@@ -38,11 +42,30 @@ class Settings:
     embedded_kafka_port: int = 9092
     embedded_registry_port: int = 8081
     log_level: str = "INFO"
+    # Where records the view cannot apply go; None means "<topic>.dlq".
+    dead_letter_topic: str | None = None
+    # Topics getAllOrderIdsFromTopic may read; empty means the order topic alone.
+    scan_topics: tuple[str, ...] = ()
+    # Bounds of one getAllOrderIdsFromTopic scan, and how many may run at once.
+    scan_max_records: int = 200_000
+    scan_concurrency: int = 2
+    # On SIGTERM: how long requests in flight may still take before the process exits.
+    shutdown_grace_s: float = 5.0
 
     @property
     def embedded(self) -> bool:
         """True when no broker is configured and ``python -m shop`` starts its own."""
         return self.kafka_bootstrap_servers is None
+
+    @property
+    def dead_letters(self) -> str:
+        """The dead-letter topic of the order topic."""
+        return self.dead_letter_topic or f"{self.topic}.dlq"
+
+    @property
+    def scannable_topics(self) -> frozenset[str]:
+        """The topics getAllOrderIdsFromTopic may read."""
+        return frozenset(self.scan_topics or (self.topic,))
 
 
 def _parse_bool(key: str, raw: str) -> bool:
@@ -119,6 +142,31 @@ def _parse_log_level(key: str, raw: str) -> str:
     return level
 
 
+def _parse_topics(key: str, raw: str) -> tuple[str, ...]:
+    topics = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    for topic in topics:
+        if not TOPIC_NAME.fullmatch(topic) or topic in (".", ".."):
+            raise SettingsError(f"{key} holds {topic!r}, which is not a Kafka topic name")
+    return topics
+
+
+def _parse_topic(key: str, raw: str) -> str | None:
+    topics = _parse_topics(key, raw)
+    if len(topics) > 1:
+        raise SettingsError(f"{key} must be one topic, not {raw!r}")
+    return topics[0] if topics else None
+
+
+def _parse_grace(key: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= value <= 60:
+        raise SettingsError(f"{key} must be from 0 to 60 seconds, not {raw!r}")
+    return value
+
+
 Parser = Callable[[str, str], Any]
 
 # field name -> (parser, help). The variable is SHOP_<FIELD>, the flag --<field-with-dashes>.
@@ -146,6 +194,13 @@ _FIELDS: dict[str, tuple[Parser, str]] = {
     "embedded_kafka_port": (_parse_fixed_port, "port of the embedded broker"),
     "embedded_registry_port": (_parse_fixed_port, "port of the embedded Schema Registry"),
     "log_level": (_parse_log_level, "DEBUG, INFO, WARNING or ERROR"),
+    "dead_letter_topic": (_parse_topic, "topic of records the view cannot apply (default <topic>.dlq)"),
+    "scan_topics": (
+        _parse_topics, "comma-separated topics getAllOrderIdsFromTopic may read (default the order topic)"
+    ),
+    "scan_max_records": (_parse_positive_int, "most records one getAllOrderIdsFromTopic scan reads"),
+    "scan_concurrency": (_parse_positive_int, "getAllOrderIdsFromTopic scans that may run at once"),
+    "shutdown_grace_s": (_parse_grace, "seconds requests in flight get to finish on SIGTERM"),
 }
 
 
