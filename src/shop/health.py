@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from shop.render import json_response
-from shop.typedefs import get_admin, get_codec, get_settings, get_store, get_view
+from shop.typedefs import get_admin, get_codec, get_settings, get_view
 
 HEALTH_TIMEOUT_S = 2.0
 
@@ -24,10 +24,6 @@ async def health(request: web.Request) -> web.Response:
         "status": "healthy" if healthy else "unhealthy",
         "kafka": "connected" if kafka else "disconnected",
         "schemaRegistry": "connected" if registry else "disconnected",
-        "orderView": {
-            "following": not view.failed,
-            "caughtUp": view.caught_up.is_set(),
-            "orders": len(get_store(request.app)),
-        },
+        "orderView": view.report(),
     }
     return json_response(body, status=200 if healthy else 503)

@@ -206,14 +206,15 @@ class EventPublisher:
         )
         return delivery
 
-    async def acknowledged(self, delivery: Delivery, topic: str) -> None:
-        """Wait, at most the request timeout, for the broker to acknowledge ``delivery``.
+    async def acknowledged(self, delivery: Delivery, topic: str) -> Any:
+        """Wait, at most the request timeout, for the broker to acknowledge ``delivery``; its
+        RecordMetadata (``partition``, ``offset``).
 
         :class:`KafkaUnavailable` when it failed or took longer. After a timeout the outcome is
         unknown: ``delivery`` stays pending (the wait is shielded) and the record may still land,
         which is why the order writer keeps it until it settles.
         """
-        await bounded(asyncio.shield(delivery), self._timeout_s, f"publishing to {topic}")
+        return await bounded(asyncio.shield(delivery), self._timeout_s, f"publishing to {topic}")
 
 
 

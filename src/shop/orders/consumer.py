@@ -91,6 +91,14 @@ class OrderViewConsumer:
         task = self._task
         return task is not None and task.done() and not task.cancelled() and bool(task.exception())
 
+    def report(self) -> dict[str, object]:
+        """What ``/health`` shows of the view (JSON-ready)."""
+        return {
+            "following": not self.failed,
+            "caughtUp": self.caught_up.is_set(),
+            "orders": len(self._store),
+        }
+
     async def wait_caught_up(self, stall_s: float) -> None:
         """Wait until the view holds everything the topic had when the partitions were assigned.
 
