@@ -27,6 +27,7 @@ from shop.errors import ShopError, StartupError
 from shop.kafka import EventPublisher, KafkaAdmin
 from shop.orders.app import create_app as create_orders_app
 from shop.orders.consumer import OrderViewConsumer
+from shop.orders.dead_letters import DeadLetters
 from shop.settings import Settings, SettingsError
 from shop.store import OrderStore
 from shop.typedefs import Shared
@@ -100,6 +101,9 @@ GC_THRESHOLDS = (50_000, 20, 100)
 # deleted. Compaction keeps exactly that (the broker default, deletion after 7 days, would lose
 # every order older than a week at the next restart).
 ORDER_TOPIC_CONFIGS = {"cleanup.policy": "compact"}
+# Dead letters wait for a person: nothing deletes them (retention.ms=-1), whatever the broker's
+# default retention.
+DEAD_LETTER_TOPIC_CONFIGS = {"retention.ms": "-1"}
 
 
 async def _warn_if_events_expire(admin: KafkaAdmin, topic: str) -> None:
@@ -154,12 +158,27 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
             ORDER_TOPIC_CONFIGS,
         )
         await _warn_if_events_expire(admin, settings.topic)
+        await admin.ensure_topic(
+            settings.dead_letters, 1, settings.topic_replication_factor, DEAD_LETTER_TOPIC_CONFIGS
+        )
+        if not settings.kafka_idempotence:
+            log.warning(
+                "the idempotent producer is off (SHOP_KAFKA_IDEMPOTENCE=false): a write that timed "
+                "out can land after its retry with the same version; the view detects and counts "
+                "it (/health versionConflicts). Use this only with a broker that lacks it"
+            )
         publisher = await stack.enter_async_context(
             EventPublisher.running(bootstrap, settings.kafka_idempotence, timeout)
         )
         store = OrderStore()
         view = OrderViewConsumer(
-            bootstrap, settings.topic, settings.consumer_group, store, codec, timeout
+            bootstrap,
+            settings.topic,
+            settings.consumer_group,
+            store,
+            codec,
+            DeadLetters(publisher, settings.dead_letters),
+            timeout,
         )
         await stack.enter_async_context(view.running())
         # Serve only a complete view: an update after a restart must find its order, and a create

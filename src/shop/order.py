@@ -20,6 +20,7 @@ ORDER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ORDER_ID_RULE = "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 MIN_ITEMS = 1
 MAX_ITEMS = 100
+MAX_QUANTITY = 5
 CURRENCY = "USD"
 
 
@@ -118,7 +119,7 @@ def build_order(order_id: OrderId, items_count: int, now: datetime, rng: random.
             OrderItem(
                 item_id=f"ITEM-{number:03d}-{_code(rng, 4)}",
                 name=name,
-                quantity=rng.randint(1, 5),
+                quantity=rng.randint(1, MAX_QUANTITY),
                 unit_price=money.from_cents(rng.randint(low, high)),
             )
         )

@@ -1,4 +1,4 @@
-"""The order view: every order's latest snapshot and version, rebuilt from the topic."""
+"""The order view: every order's latest event and where it stands in the log, rebuilt from it."""
 
 from __future__ import annotations
 
@@ -6,33 +6,52 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from shop.event_rules import Held
 from shop.events import OrderEvent
 from shop.order import Order, OrderId
 
 
 class OrderStore:
-    """orderId -> (order, version). Applying an event is idempotent: only newer versions count."""
+    """orderId -> the latest event held and its offset. Applying is idempotent: an event counts
+    only when it is later in the order's history (version, then position in the log)."""
 
     def __init__(self) -> None:
-        self._orders: dict[OrderId, tuple[Order, int]] = {}
+        self._orders: dict[OrderId, Held] = {}
         self._locks: dict[OrderId, asyncio.Lock] = {}
         self._lock_users: dict[OrderId, int] = {}
 
-    def apply(self, event: OrderEvent) -> bool:
-        """Apply ``event`` if it is newer than what the view holds; True when it changed it.
+    def apply(self, event: OrderEvent, offset: int) -> bool:
+        """Hold ``event``, read at ``offset``, if it is later than what is held; True if so.
 
         Events of one order share a key, hence a partition, hence arrive in order; a replay or a
-        duplicate delivery carries a version the view already has and changes nothing.
+        duplicate delivery changes nothing. Of two events claiming one version (possible only
+        without the idempotent producer), the later in the log wins, live and on replay alike.
         """
-        current = self._orders.get(event.order_id)
-        if current is not None and event.order_version <= current[1]:
+        held = self._orders.get(event.order_id)
+        if held is not None and (event.order_version, offset) <= (
+            held.event.order_version,
+            held.offset,
+        ):
             return False
-        self._orders[event.order_id] = (event.order, event.order_version)
+        self._orders[event.order_id] = Held(event, offset)
         return True
 
     def get(self, order_id: OrderId) -> tuple[Order, int] | None:
         """The order and its version, or None when the view has no such order."""
+        held = self._orders.get(order_id)
+        return None if held is None else (held.event.order, held.event.order_version)
+
+    def held(self, order_id: OrderId) -> Held | None:
+        """The latest event held of the order and its offset."""
         return self._orders.get(order_id)
+
+    def versions(self) -> dict[OrderId, int]:
+        """Every order's version (to compare the view before and after a rebuild)."""
+        return {order_id: held.event.order_version for order_id, held in self._orders.items()}
+
+    def clear(self) -> None:
+        """Forget every order (the view is about to be rebuilt from the log)."""
+        self._orders.clear()
 
     def __len__(self) -> int:
         return len(self._orders)

@@ -98,13 +98,26 @@ def test_store_applies_only_newer_versions() -> None:
     store = OrderStore()
     first = events.created(new_order(), NOW)
     second = events.updated(first.order.with_status(OrderStatus.CONFIRMED), 1, NOW)
-    assert store.apply(first) is True
-    assert store.apply(first) is False
-    assert store.apply(second) is True
-    assert store.apply(second) is False
-    assert store.apply(first) is False
+    assert store.apply(first, 0) is True
+    assert store.apply(first, 0) is False
+    assert store.apply(second, 1) is True
+    assert store.apply(second, 1) is False
+    assert store.apply(first, 0) is False
     assert store.get(first.order_id) == (second.order, 2)
     assert len(store) == 1
+
+
+def test_of_two_events_with_one_version_the_later_in_the_log_wins() -> None:
+    """Whichever order the writer and the consumer apply them in, the view ends on the later one."""
+    first = events.created(new_order(), NOW)
+    early = events.updated(first.order.with_status(OrderStatus.CONFIRMED), 1, NOW)
+    late = events.updated(first.order.with_status(OrderStatus.SHIPPED), 1, NOW)
+    for sequence in ([early, late], [late, early]):
+        store = OrderStore()
+        store.apply(first, 0)
+        for event in sequence:
+            store.apply(event, 1 if event is early else 2)
+        assert store.get(first.order_id) == (late.order, 2)
 
 
 async def test_store_locks_one_order_at_a_time_and_forgets_idle_locks() -> None:

@@ -95,11 +95,13 @@ class OrderWriter:
         headers = version_headers(event.order_version)
         delivery = await self._publisher.send(self._topic, key, value, headers)
         try:
-            await self._publisher.acknowledged(delivery, self._topic)
+            landed = await self._publisher.acknowledged(delivery, self._topic)
         except BaseException:  # an error, the request's timeout, the write's deadline, a cancellation
             self._unconfirmed[event.order_id] = delivery
             raise
-        self._store.apply(event)
+        # Before applying: if the view read that offset already, it must hold this event.
+        self._view.expect(landed.partition, landed.offset, event.order_id, event.order_version)
+        self._store.apply(event, landed.offset)
 
     @contextlib.asynccontextmanager
     async def _deadline(self, order_id: OrderId) -> AsyncIterator[None]:
@@ -114,10 +116,12 @@ class OrderWriter:
             ) from None
 
     async def _settle(self, order_id: OrderId) -> None:
-        """Before writing an order again, let the view see whatever its last unconfirmed send left.
+        """Before writing an order, the view must be complete (not replaying after a rebalance or
+        a loss) and hold whatever the order's last unconfirmed send left.
 
         Still pending after another request timeout: 503 again, nothing written.
         """
+        await self._view.ready()
         delivery = self._unconfirmed.get(order_id)
         if delivery is None:
             return
@@ -136,4 +140,8 @@ class OrderWriter:
 class View(Protocol):
     """What the writer needs of the order view's consumer."""
 
+    async def ready(self) -> None: ...
+
     async def read_to_end(self) -> None: ...
+
+    def expect(self, partition: int, offset: int, order_id: OrderId, version: int) -> None: ...
