@@ -7,15 +7,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+# Client text (field names, paths, content types) echoed in an answer is clipped to this many
+# characters, so a hostile request cannot make its own error answer large.
+ECHO_LIMIT = 64
+
+
+def echo(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` as an error message may quote it: at most ``limit`` characters, ``…`` marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class ShopError(Exception):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        fields: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = dict(fields or {})
+        # HTTP headers the answer needs, e.g. Retry-After on a 429.
+        self.headers = dict(headers or {})
 
 
 class InvalidRequest(ShopError):
@@ -47,6 +63,11 @@ class OrderAlreadyExists(Conflict):
 
 class StatusLocked(Conflict):
     code = "status_locked"
+
+
+class UnsupportedMediaType(ShopError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class Unavailable(ShopError):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from shop.errors import ShopError
+from shop.errors import ShopError, echo
 from shop.render import json_response
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,9 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "request_too_large",
 }
+# What a client that hangs up mid-request makes aiohttp raise in the handler: the body read fails
+# (ConnectionResetError, aiohttp's ClientConnectionResetError among them) or a write is refused.
+_DISCONNECTS = (ConnectionResetError, BrokenPipeError)
 
 
 def error_response(
@@ -33,12 +36,12 @@ def error_response(
     return json_response(body, status=status)
 
 
-def _http_message(request: web.Request, exc: web.HTTPException) -> str:
+def _http_message(request: web.Request, exc: web.HTTPException, path: str) -> str:
     if isinstance(exc, web.HTTPNotFound):
-        return f"there is no {request.path} here; check the path and the port"
+        return f"there is no {path} here; check the path and the port"
     if isinstance(exc, web.HTTPMethodNotAllowed):
         allowed = ", ".join(sorted(exc.allowed_methods))
-        return f"{request.method} is not allowed on {request.path}; use {allowed}"
+        return f"{echo(request.method)} is not allowed on {path}; use {allowed}"
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return f"the request body is too large; at most {request.client_max_size} bytes"
     return exc.reason
@@ -46,21 +49,34 @@ def _http_message(request: web.Request, exc: web.HTTPException) -> str:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = echo(request.path)
     try:
         return await handler(request)
     except ShopError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.fields)
+        response = error_response(exc.status, exc.code, exc.message, exc.fields)
+        response.headers.update(exc.headers)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        response = error_response(exc.status, code, _http_message(request, exc))
+        response = error_response(exc.status, code, _http_message(request, exc, path))
         # HTTP requires Allow on a 405; aiohttp puts it on the exception we replace.
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except Exception:
-        log.exception("unexpected error answering %s %s", request.method, request.path)
+    except Exception as exc:
+        if isinstance(exc, _DISCONNECTS) and _client_gone(request):
+            # Routine and nothing to act on; at INFO a flood of them would flood the log.
+            log.debug("the client went away during %s %s: %r", request.method, path, exc)
+            # Nobody reads this answer; returning one (not raising) keeps aiohttp from logging a 500.
+            return error_response(400, "client_disconnected", "the client closed the connection")
+        log.exception("unexpected error answering %s %s", request.method, path)
         return error_response(
             500, "internal_error", "something unexpected went wrong; it was logged, try again"
         )
+
+
+def _client_gone(request: web.Request) -> bool:
+    """Whether the client's connection is closed, so a connection error was the client's doing."""
+    return request.transport is None or request.transport.is_closing()

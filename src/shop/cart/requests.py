@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from shop.errors import InvalidRequest
+from shop.errors import InvalidRequest, UnsupportedMediaType, echo
 from shop.order import (
     MAX_ITEMS,
     MIN_ITEMS,
@@ -22,6 +22,10 @@ from shop.order import (
 )
 
 ITEMS_COUNT_RULE = f"must be a whole number from {MIN_ITEMS} to {MAX_ITEMS}"
+# An invalid body's answer names at most this many fields (the first by name) and counts the rest:
+# a body of 90,000 unknown keys must not get an answer several times its size.
+MAX_LISTED_FIELDS = 20
+SEND_JSON = "send Content-Type: application/json"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -37,17 +41,29 @@ class UpdateOrder:
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object; 400 for anything else."""
-    if request.content_type not in ("application/json", "application/octet-stream") and not (
-        request.content_type.endswith("+json")
-    ):
-        raise InvalidRequest(
-            f"the body must be JSON (Content-Type: application/json), not {request.content_type}"
-        )
+    """The request body as a JSON object; 415 when it is not declared JSON, 400 for anything else."""
+    _check_content_type(request)
     body = _parse_json(await _read_body(request))
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object, e.g. {\"orderId\": \"ORDER-123\"}")
     return body
+
+
+def _check_content_type(request: web.Request) -> None:
+    """JSON is application/json or application/*+json. A missing or empty Content-Type, or
+    application/octet-stream (which aiohttp also reports for a missing one), declares no type: 415.
+    A body declared as some other type keeps its 400."""
+    if not request.headers.get("Content-Type", "").strip():
+        raise UnsupportedMediaType(f"the request has no Content-Type; {SEND_JSON}")
+    content_type = request.content_type
+    if content_type == "application/octet-stream":
+        raise UnsupportedMediaType(
+            f"the body is declared as application/octet-stream, untyped bytes; {SEND_JSON}"
+        )
+    if content_type != "application/json" and not (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    ):
+        raise InvalidRequest(f"the body must be JSON, not {echo(content_type)}; {SEND_JSON}")
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -57,7 +73,7 @@ async def _read_body(request: web.Request) -> bytes:
         # A body announced as gzip (say) that does not decompress, or shorter than announced.
         encoding = request.headers.get("Content-Encoding", "identity")
         raise InvalidRequest(
-            f"the body cannot be read as sent (Content-Encoding: {encoding}); send plain JSON"
+            f"the body cannot be read as sent (Content-Encoding: {echo(encoding)}); send plain JSON"
         ) from None
 
 
@@ -80,12 +96,25 @@ def _refuse_constant(name: str) -> object:
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     body = dict(pairs)
     if len(body) < len(pairs):
-        repeated = sorted(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
-        raise InvalidRequest(
-            "the body gives a key more than once: " + ", ".join(repeated),
-            {key: "is given more than once" for key in repeated},
+        repeated = [key for key, count in Counter(key for key, _ in pairs).items() if count > 1]
+        raise _invalid(
+            "keys given more than once", {key: "is given more than once" for key in repeated}
         )
     return body
+
+
+def _invalid(what: str, problems: Mapping[str, str]) -> InvalidRequest:
+    """A 400 naming the fields with ``problems``: the first :data:`MAX_LISTED_FIELDS` by name,
+    each name clipped, and how many more there are."""
+    names = sorted(problems)
+    listed = {echo(name): problems[name] for name in names[:MAX_LISTED_FIELDS]}
+    if len(names) <= MAX_LISTED_FIELDS:
+        return InvalidRequest(f"the body has {what}: " + ", ".join(listed), listed)
+    return InvalidRequest(
+        f"the body has {len(names)} {what}; fields lists the first {MAX_LISTED_FIELDS} by name, "
+        f"{len(names) - MAX_LISTED_FIELDS} more are not listed",
+        listed,
+    )
 
 
 def _checked(body: Mapping[str, Any], rules: Mapping[str, Any]) -> None:
@@ -98,8 +127,7 @@ def _checked(body: Mapping[str, Any], rules: Mapping[str, Any]) -> None:
         elif (problem := check(body[field])) is not None:
             problems[field] = problem
     if problems:
-        names = ", ".join(sorted(problems))
-        raise InvalidRequest(f"the body has invalid fields: {names}", problems)
+        raise _invalid("invalid fields", problems)
 
 
 def _check_items_count(value: object) -> str | None:
