@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 import random
 import struct
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import fastavro
 from aiokafka import AIOKafkaProducer
 
 from shop import events
+from shop.children import free_port, schema_registry
+from shop.codec import order_event_schema
 from shop.events import OrderEvent
 from shop.kafka import Headers
 from shop.main import RunningService, running_service
@@ -166,3 +172,56 @@ async def test_of_two_events_claiming_one_version_the_later_wins_and_is_counted(
     async with running_service(dataclasses.replace(settings, consumer_group=unique("g"))) as replay:
         assert replay.shared.store.get(order_id) == (shipped.order, 2)
         assert replay.shared.view.report()["versionConflicts"] == 1
+
+
+async def test_a_registry_outage_is_waited_out_never_dead_lettered(
+    service_settings: Settings, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """An event under a schema id the view has not seen, while the registry is down: the view
+    waits (health says not caught up), then applies it once the registry is back."""
+    assert service_settings.kafka_bootstrap_servers is not None
+    port = free_port()
+    registry = schema_registry(
+        "127.0.0.1", port, service_settings.kafka_bootstrap_servers, tmp_path / "registry.log"
+    )
+    settings = fresh(service_settings, schema_registry_url=f"http://127.0.0.1:{port}")
+    async with registry.running(), running_service(settings) as service:
+        order_id = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
+        held, version = service.shared.store.get(order_id)  # type: ignore[misc]
+        # A newer, compatible writer schema (one more field with a default), registered now.
+        schema = order_event_schema()
+        schema["fields"].append({"name": "note", "type": "string", "default": ""})
+        async with http.post(
+            f"http://127.0.0.1:{port}/subjects/{service.shared.codec.subject}/versions",
+            json={"schema": json.dumps(schema)},
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        ) as response:
+            schema_id = (await response.json())["id"]
+        shipped = events.updated(held.with_status(OrderStatus.SHIPPED), version, NOW)
+        payload = io.BytesIO()
+        payload.write(struct.pack(">bI", 0, schema_id))
+        fastavro.schemaless_writer(
+            payload, fastavro.parse_schema(schema), {**events.to_record(shipped), "note": "hi"}
+        )
+        await registry.stop()
+        await produce(service.broker, settings.topic, [(order_id.encode(), payload.getvalue())])
+
+        async def view_waiting() -> bool:
+            return service.shared.view.report()["caughtUp"] is False
+
+        await wait_until(view_waiting, what="the view to say it is behind")
+        async with http.get(f"{service.orders_url}/health") as response:
+            _, body = await answer(response)
+        assert body["orderView"]["caughtUp"] is False
+        await registry.start()
+
+        async def applied() -> bool:
+            return service.shared.store.get(order_id) == (shipped.order, version + 1)
+
+        await wait_until(applied, timeout=30, what="the event once the registry is back")
+        assert service.shared.view.report()["deadLettered"] == 0
+        await wait_until(lambda: _caught_up(service), what="the view to say it caught up")
+
+
+async def _caught_up(service: RunningService) -> bool:
+    return service.shared.view.report()["caughtUp"] is True
