@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
+import os
 import random
 import struct
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -225,3 +228,37 @@ async def test_a_registry_outage_is_waited_out_never_dead_lettered(
 
 async def _caught_up(service: RunningService) -> bool:
     return service.shared.view.report()["caughtUp"] is True
+
+
+async def test_a_dead_letter_can_be_listed_and_replayed_to_its_source_topic(
+    service_settings: Settings, http: aiohttp.ClientSession
+) -> None:
+    """``python -m shop.orders.replay`` lists a dead letter and puts it back on the order topic
+    with its key, value and headers; the view judges it again."""
+    settings = fresh(service_settings)
+    key = unique("ORDER").encode()
+    async with running_service(settings) as service:
+        await produce(service.broker, settings.topic, [(key, b"not an event")], [("trace", b"t-1")])
+        await wait_until(lambda: _count(service, key, 1), what="the dead letter")
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        args = ["--bootstrap-servers", service.broker, "--dead-letter-topic", settings.dead_letters]
+        listed = await _run(env, *args, "list")
+        offset = int(listed.split("\t")[0])
+        assert key.decode() in listed and "Confluent wire format" in listed
+        replayed = await _run(env, *args, "replay", str(offset))
+        assert f"to {settings.topic}-" in replayed
+        await wait_until(lambda: _count(service, key, 2), what="the replayed record refused again")
+        letters = await dead_letters_of(service, key)
+        assert (letters[1].key, letters[1].value) == (key, b"not an event")
+        assert ("trace", b"t-1") in letters[1].headers
+        assert dict(letters[1].headers)[SOURCE_OFFSET] != dict(letters[0].headers)[SOURCE_OFFSET]
+
+
+async def _run(env: dict[str, str], *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shop.orders.replay", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
