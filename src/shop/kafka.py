@@ -53,7 +53,12 @@ async def bounded(call: Awaitable[T], timeout_s: float, doing: str) -> T:
     try:
         return await asyncio.wait_for(call, timeout_s)
     except (KafkaError, OSError) as exc:
-        raise KafkaUnavailable(f"Kafka failed while {doing}: {exc}; try again later") from None
+        # aiokafka's words (class names, node ids, error codes) are for the operator, not the
+        # caller: one line in the log (repr keeps it one line), plain words in the answer.
+        log.warning("Kafka failed while %s: %r", doing, exc)
+        raise KafkaUnavailable(
+            f"Kafka is unreachable or refused the request while {doing}; try again later"
+        ) from None
     except asyncio.TimeoutError:
         raise KafkaUnavailable(
             f"Kafka did not answer within {timeout_s:g} s while {doing}; try again later"

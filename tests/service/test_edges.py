@@ -1,17 +1,20 @@
-"""Hostile clients at the edges: small answers to big bodies, clients that go away, undeclared
-bodies."""
+"""Faults and hostile clients at the edges: small answers to big bodies, clients that go away,
+undeclared bodies, and a broker that is gone."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import re
+from pathlib import Path
 
 import aiohttp
 import pytest
 
-from shop.main import RunningService
-from tests.service.helpers import answer
+from shop.main import RunningService, running_service
+from shop.settings import Settings
+from tests.service.helpers import answer, fresh, own_broker
 from tests.waiting import unique, wait_until
 
 JSON = {"Content-Type": "application/json"}
@@ -128,3 +131,32 @@ async def test_a_write_without_a_json_content_type_is_415(
     ) as response:
         status, _ = await answer(response)
     assert status == 201
+
+
+# What aiokafka says: "NodeNotReadyError: ... (node id 1)", "[Error 45] OutOfOrderSequenceNumber".
+RAW_KAFKA_TEXT = re.compile(r"Error|node id|[A-Z][a-z]+[A-Z][A-Za-z]*(Exception|Number)")
+
+
+async def test_with_the_broker_stopped_a_scan_is_503_in_plain_words(
+    service_settings: Settings,
+    http: aiohttp.ClientSession,
+    pytestconfig: pytest.Config,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A request the broker fails is 503 in plain words; aiokafka's own text goes to one log line."""
+    broker, bootstrap = own_broker(pytestconfig, tmp_path)
+    settings = fresh(service_settings, kafka_bootstrap_servers=bootstrap, request_timeout_s=3.0)
+    async with broker.running(), running_service(settings) as service:
+        await broker.stop()
+        async with http.get(
+            f"{service.orders_url}/getAllOrderIdsFromTopic", params={"topic": settings.topic}
+        ) as response:
+            status, body = await answer(response)
+        await broker.start()
+    assert (status, body["error"]) == (503, "kafka_unavailable"), body
+    assert not RAW_KAFKA_TEXT.search(body["message"]), body["message"]
+    assert "unreachable or refused" in body["message"]
+    logged = [r for r in caplog.records if r.name == "shop.kafka" and r.levelno == logging.WARNING]
+    assert any(RAW_KAFKA_TEXT.search(r.getMessage()) for r in logged), logged
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in logged)
