@@ -13,7 +13,7 @@ ECHO_LIMIT = 64
 
 
 def echo(text: str, limit: int = ECHO_LIMIT) -> str:
-    """``text`` as an error message may quote it: at most ``limit`` characters, ``…`` marking a cut."""
+    """``text`` as an error message may quote it: at most ``limit`` characters, ``…`` at a cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -37,6 +37,15 @@ class ShopError(Exception):
 class InvalidRequest(ShopError):
     status = 400
     code = "invalid_request"
+
+
+class Forbidden(ShopError):
+    status = 403
+    code = "forbidden"
+
+
+class TopicNotAllowed(Forbidden):
+    code = "topic_not_allowed"
 
 
 class NotFound(ShopError):
@@ -68,6 +77,15 @@ class StatusLocked(Conflict):
 class UnsupportedMediaType(ShopError):
     status = 415
     code = "unsupported_media_type"
+
+
+class TooManyRequests(ShopError):
+    status = 429
+    code = "too_many_requests"
+
+
+class TooManyScans(TooManyRequests):
+    code = "too_many_scans"
 
 
 class Unavailable(ShopError):

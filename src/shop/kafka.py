@@ -1,4 +1,4 @@
-"""Typed wrappers over the untyped aiokafka clients: publishing, topics, reading a topic's keys.
+"""Typed wrappers over the untyped aiokafka clients: publishing and topics.
 
 Every wait for the broker is bounded: an unreachable broker is :class:`KafkaUnavailable`, never a
 request that hangs.
@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
@@ -220,46 +220,3 @@ class EventPublisher:
         which is why the order writer keeps it until it settles.
         """
         return await bounded(asyncio.shield(delivery), self._timeout_s, f"publishing to {topic}")
-
-
-
-async def read_topic_keys(
-    bootstrap_servers: str, topic: str, partitions: int, timeout_s: float
-) -> list[str]:
-    """The distinct UTF-8 keys of ``topic`` from its beginning to its end at the time of the call.
-
-    ``topic`` must exist (ask :meth:`KafkaAdmin.partitions_of` first). Records without a key or
-    with a key that is not UTF-8 are skipped. Sorted.
-    """
-    consumer: Any = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        request_timeout_ms=int(timeout_s * 1000),
-    )
-
-    async def read() -> list[str]:
-        await consumer.start()
-        tps = [TopicPartition(topic, partition) for partition in range(partitions)]
-        consumer.assign(tps)
-        ends: dict[Any, int] = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
-        pending = {tp for tp in tps if ends[tp] > 0}
-        keys: set[str] = set()
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=200, max_records=10_000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.key is not None and record.offset < ends[tp]:
-                        with contextlib.suppress(UnicodeDecodeError):
-                            keys.add(record.key.decode("utf-8"))
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-        return sorted(keys)
-
-    try:
-        return await bounded(read(), timeout_s, f"reading topic {topic}")
-    finally:
-        await close_quietly(consumer.stop(), timeout_s, f"reader of {topic}")

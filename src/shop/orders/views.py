@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import weakref
+
 from aiohttp import web
 
-from shop.errors import InvalidRequest, OrderNotFound
-from shop.kafka import read_topic_keys
+from shop.errors import InvalidRequest, OrderNotFound, TopicNotAllowed, echo
+from shop.kafka import TOPIC_RULE
 from shop.order import OrderId, order_id_problem, valid_order_id
 from shop.render import json_response, order_details_json
+from shop.settings import TOPIC_NAME
+from shop.topic_scan import ScanSlots, read_topic_keys
 from shop.typedefs import get_admin, get_bootstrap_servers, get_settings, get_store
+
+# The scan slots of each orders app, made on its first scan. (An AppKey set in create_app would
+# be the usual home; the app is frozen by the time a handler could set one.)
+_SCAN_SLOTS: weakref.WeakKeyDictionary[web.Application, ScanSlots] = weakref.WeakKeyDictionary()
 
 
 def _query(request: web.Request, name: str) -> str:
@@ -36,14 +44,45 @@ async def order_details(request: web.Request) -> web.Response:
 
 
 async def order_ids_from_topic(request: web.Request) -> web.Response:
+    """The order ids of an allowed topic: 400 malformed name, 403 not allowed, 429 too many
+    scans at once; a scan cut short by a bound is a 200 with ``partial`` and the bound."""
     topic = _query(request, "topic")
-    partitions = await get_admin(request.app).partitions_of(topic)
-    keys = await read_topic_keys(
-        get_bootstrap_servers(request.app),
-        topic,
-        partitions,
-        get_settings(request.app).request_timeout_s,
-    )
+    if not TOPIC_NAME.fullmatch(topic) or topic in (".", ".."):
+        raise InvalidRequest(f"topic {TOPIC_RULE}", {"topic": TOPIC_RULE})
+    settings = get_settings(request.app)
+    allowed = sorted(settings.scannable_topics)
+    # Refused whether it exists or not: the answer tells nothing about the cluster's other topics.
+    if topic not in allowed:
+        raise TopicNotAllowed(
+            f"topic {echo(topic)} may not be read here; the topics this service may read are: "
+            + ", ".join(allowed)
+        )
+    with _scan_slots(request.app).taken():
+        partitions = await get_admin(request.app).partitions_of(topic)
+        found = await read_topic_keys(
+            get_bootstrap_servers(request.app),
+            topic,
+            partitions,
+            max_records=settings.scan_max_records,
+            timeout_s=settings.request_timeout_s,
+        )
     # A key no order can have (the registry's JSON keys of _schemas, say) is not an order id.
-    order_ids = [key for key in keys if valid_order_id(key)]
-    return json_response({"topic": topic, "orderIds": order_ids, "count": len(order_ids)})
+    order_ids = [key for key in found.keys if valid_order_id(key)]
+    return json_response(
+        {
+            "topic": topic,
+            "orderIds": order_ids,
+            "count": len(order_ids),
+            "partial": found.partial is not None,
+            "partialReason": found.partial,
+        }
+    )
+
+
+def _scan_slots(app: web.Application) -> ScanSlots:
+    slots = _SCAN_SLOTS.get(app)
+    if slots is None:
+        settings = get_settings(app)
+        # A scan holds its slot for at most about the request timeout.
+        slots = _SCAN_SLOTS[app] = ScanSlots(settings.scan_concurrency, settings.request_timeout_s)
+    return slots
