@@ -51,8 +51,13 @@ class RunningService:
     registry_url: str = ""
 
 
-async def _site(stack: contextlib.AsyncExitStack, app: web.Application, host: str, port: int) -> str:
-    runner = web.AppRunner(app, access_log=None)
+async def _site(
+    stack: contextlib.AsyncExitStack, app: web.Application, host: str, port: int, grace_s: float
+) -> str:
+    # On shutdown idle keep-alive connections close at once, and requests in flight get grace_s
+    # before they are cancelled (aiohttp's default is 60 s). aiohttp drops what a client sends
+    # after shutdown began, so a body still arriving cannot finish: it only holds the grace.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace_s)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     try:
@@ -187,9 +192,12 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
             await view.wait_caught_up(max(MIN_CATCH_UP_S, timeout * CATCH_UP_TIMEOUTS))
 
         shared = Shared(settings, bootstrap, store, publisher, admin, codec, view)
-        cart_url = await _site(stack, create_cart_app(shared), settings.host, settings.cart_port)
+        grace = settings.shutdown_grace_s
+        cart_url = await _site(
+            stack, create_cart_app(shared), settings.host, settings.cart_port, grace
+        )
         orders_url = await _site(
-            stack, create_orders_app(shared), settings.host, settings.orders_port
+            stack, create_orders_app(shared), settings.host, settings.orders_port, grace
         )
         yield RunningService(cart_url, orders_url, shared, children, bootstrap, registry_url)
 
