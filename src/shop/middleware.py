@@ -69,7 +69,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if isinstance(exc, _DISCONNECTS) and _client_gone(request):
             # Routine and nothing to act on; at INFO a flood of them would flood the log.
             log.debug("the client went away during %s %s: %r", request.method, path, exc)
-            # Nobody reads this answer; returning one (not raising) keeps aiohttp from logging a 500.
+            # Nobody reads this answer; returning one (not raising) keeps aiohttp from logging.
             return error_response(400, "client_disconnected", "the client closed the connection")
         log.exception("unexpected error answering %s %s", request.method, path)
         return error_response(

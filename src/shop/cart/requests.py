@@ -41,7 +41,7 @@ class UpdateOrder:
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object; 415 when it is not declared JSON, 400 for anything else."""
+    """The request body as a JSON object: 415 unless it is declared JSON, 400 unless it is one."""
     _check_content_type(request)
     body = _parse_json(await _read_body(request))
     if not isinstance(body, dict):
