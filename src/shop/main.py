@@ -28,6 +28,7 @@ from shop.kafka import EventPublisher, KafkaAdmin
 from shop.orders.app import create_app as create_orders_app
 from shop.orders.consumer import OrderViewConsumer
 from shop.orders.dead_letters import DeadLetters
+from shop.orders.watermarks import Watermarks
 from shop.settings import Settings, SettingsError
 from shop.store import OrderStore
 from shop.typedefs import Shared
@@ -176,6 +177,11 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
             EventPublisher.running(bootstrap, settings.kafka_idempotence, timeout)
         )
         store = OrderStore()
+        # Only the embedded broker can lose what it acknowledged; its data dir keeps our note.
+        watermarks_path = settings.data_dir / "view" / f"{settings.topic}.ends.json"
+        watermarks = await stack.enter_async_context(
+            Watermarks(watermarks_path if settings.embedded else None, settings.topic).running()
+        )
         view = OrderViewConsumer(
             bootstrap,
             settings.topic,
@@ -183,6 +189,7 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
             store,
             codec,
             DeadLetters(publisher, settings.dead_letters),
+            watermarks,
             timeout,
         )
         await stack.enter_async_context(view.running())

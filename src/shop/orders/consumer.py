@@ -30,6 +30,7 @@ from shop.idle_fetch import pause_after_empty_fetches
 from shop.kafka import bounded, close_quietly, header_version
 from shop.order import OrderId
 from shop.orders.dead_letters import DeadLetters
+from shop.orders.watermarks import Watermarks
 from shop.store import OrderStore
 
 log = logging.getLogger(__name__)
@@ -90,12 +91,14 @@ class OrderViewConsumer:
         store: OrderStore,
         codec: OrderEventCodec,
         dead_letters: DeadLetters,
+        watermarks: Watermarks,
         timeout_s: float,
     ) -> None:
         self.topic = topic
         self._store = store
         self._codec = codec
         self._dead_letters = dead_letters
+        self._watermarks = watermarks
         self._timeout_s = timeout_s
         self._consumer: Any = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
@@ -213,8 +216,11 @@ class OrderViewConsumer:
         """The broker acknowledged version ``version`` of ``order_id`` at ``offset``: the view
         checks that the log still holds it there when it reads that far."""
         tp = TopicPartition(self.topic, partition)
-        if offset < 0 or tp not in self._consumer.assignment():
-            return  # no offset given (a duplicate the broker recognised), or not our partition
+        if offset < 0:
+            return  # no offset given (a duplicate the broker recognised)
+        self._watermarks.note(partition, offset + 1)
+        if tp not in self._consumer.assignment():
+            return
         if self._applied.get(tp, 0) <= offset:
             self._acked.setdefault(tp, {})[offset] = _Acked(order_id, version)
             return
@@ -240,6 +246,8 @@ class OrderViewConsumer:
                     offsets[tp] = records[-1].offset + 1
                 if offsets:
                     self._applied.update(offsets)
+                    for tp, end in offsets.items():
+                        self._watermarks.note(tp.partition, end)
                     async with self._advanced:
                         self._advanced.notify_all()
                     await self._consumer.commit(offsets)
@@ -365,15 +373,17 @@ class OrderViewConsumer:
         self._applied.clear()
         self._acked.clear()
         partitions = sorted(self._consumer.assignment())
-        await self._replay_from_beginning(partitions)
+        for tp, end in (await self._replay_from_beginning(partitions)).items():
+            self._watermarks.reset(tp.partition, end)  # the log as it is now; the loss is reported
 
-    async def _replay_from_beginning(self, partitions: list[Any]) -> None:
+    async def _replay_from_beginning(self, partitions: list[Any]) -> dict[Any, int]:
         if partitions:
             await self._consumer.seek_to_beginning(*partitions)
-        ends = await self._consumer.end_offsets(partitions) if partitions else {}
+        ends: dict[Any, int] = await self._consumer.end_offsets(partitions) if partitions else {}
         self._catch_up_to = {tp: end for tp, end in ends.items() if end > 0}
         if not self._catch_up_to:
             self._caught_up()
+        return ends
 
     async def _decode(self, values: list[bytes | None]) -> list[Any]:
         """Decode a batch, waiting out a registry outage rather than skipping records."""
@@ -418,25 +428,30 @@ class OrderViewConsumer:
         partitions = sorted(assigned)
         for tp in partitions:
             self._applied.pop(tp, None)
-        await self._check_committed(partitions)
+        lost = await self._check_what_was_reached(partitions)
         log.info("order view assigned %s; rebuilding from the beginning", partitions)
-        await self._replay_from_beginning(partitions)
+        ends = await self._replay_from_beginning(partitions)
+        for tp in lost:
+            self._watermarks.reset(tp.partition, ends[tp])  # reported once, not at every start
 
-    async def _check_committed(self, partitions: list[Any]) -> None:
-        """What the group committed was applied by an earlier run: the log must still hold it."""
+    async def _check_what_was_reached(self, partitions: list[Any]) -> list[Any]:
+        """What the group committed, and what this service noted before it stopped, was in the
+        log once: the log must still hold it. The partitions where it does not."""
         if not partitions:
-            return
+            return []
         ends = await self._consumer.end_offsets(partitions)
+        lost = []
         for tp in partitions:
-            committed = await self._consumer.committed(tp)
-            if committed is None:
-                continue
+            committed = await self._consumer.committed(tp) or 0
             self._handled[tp] = max(self._handled.get(tp, 0), committed)
-            if committed > ends[tp]:
+            reached = max(committed, self._watermarks.previous.pop(tp.partition, 0))
+            if reached > ends[tp]:
+                lost.append(tp)
                 self._note_loss(
                     LogLost(f"{tp.topic}-{tp.partition} ends at offset {ends[tp]}, below the "
-                            f"{committed} this consumer group had applied", committed - ends[tp])
+                            f"{reached} it had reached before this start", reached - ends[tp])
                 )  # fmt: skip
+        return lost
 
     async def on_revoked(self, revoked: set[Any]) -> None:
         offsets = {tp: self._applied[tp] for tp in revoked if tp in self._applied}
