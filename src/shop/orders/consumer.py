@@ -258,7 +258,7 @@ class OrderViewConsumer:
             except ConsumerStoppedError:
                 return
             except OffsetOutOfRangeError as exc:
-                await self._rebuild(self._out_of_range(exc))
+                await self._out_of_range(exc)
             except LogLost as lost:
                 await self._rebuild(lost)
             except KafkaError as exc:
@@ -345,10 +345,21 @@ class OrderViewConsumer:
                     "view had applied", applied - end,
                 )  # fmt: skip
 
-    def _out_of_range(self, exc: OffsetOutOfRangeError) -> LogLost:
-        positions = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-        where = ", ".join(f"{tp.topic}-{tp.partition}@{offset}" for tp, offset in positions.items())
-        return LogLost(f"the view's position ({where or 'unknown'}) is past the end of the log")
+    async def _out_of_range(self, exc: OffsetOutOfRangeError) -> None:
+        """A position past the log's end is a loss; one before its start, retention at work (a
+        topic that deletes old events, warned about at start): read on from its start."""
+        positions: dict[Any, int] = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+        ends = await self._consumer.end_offsets(list(positions)) if positions else {}
+        beyond = {tp: offset for tp, offset in positions.items() if offset > ends.get(tp, -1)}
+        if beyond or not positions:
+            where = ", ".join(f"{tp.topic}-{tp.partition}@{at} (end {ends.get(tp, '?')})"
+                              for tp, at in beyond.items())  # fmt: skip
+            await self._rebuild(LogLost(f"the view's position {where} is past the end of the log",
+                                        sum(at - ends.get(tp, at) for tp, at in beyond.items())))  # fmt: skip
+            return
+        log.warning("order view: retention deleted records of %s before the view read them; "
+                    "reading on from the start of the log", sorted(positions))  # fmt: skip
+        await self._consumer.seek_to_beginning(*positions)
 
     def _note_loss(self, lost: LogLost) -> None:
         self.loss.detected += 1
