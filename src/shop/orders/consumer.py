@@ -386,6 +386,8 @@ class OrderViewConsumer:
         partitions = sorted(self._consumer.assignment())
         for tp, end in (await self._replay_from_beginning(partitions)).items():
             self._watermarks.reset(tp.partition, end)  # the log as it is now; the loss is reported
+            # Offsets from the end on are new records, whatever the lost ones had been.
+            self._handled[tp] = min(self._handled.get(tp, 0), end)
 
     async def _replay_from_beginning(self, partitions: list[Any]) -> dict[Any, int]:
         if partitions:
@@ -454,7 +456,7 @@ class OrderViewConsumer:
         lost = []
         for tp in partitions:
             committed = await self._consumer.committed(tp) or 0
-            self._handled[tp] = max(self._handled.get(tp, 0), committed)
+            self._handled[tp] = min(max(self._handled.get(tp, 0), committed), ends[tp])
             reached = max(committed, self._watermarks.previous.pop(tp.partition, 0))
             if reached > ends[tp]:
                 lost.append(tp)
