@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
@@ -15,7 +16,13 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from shop.errors import InvalidRequest, KafkaUnavailable, StartupError, TopicNotFound
 from shop.settings import TOPIC_NAME
@@ -177,18 +184,56 @@ class KafkaAdmin:
         return True
 
 
+# States aiokafka's idempotent producer never leaves. The Java client bumps its epoch and goes on
+# (KIP-360); aiokafka fails every later send with the same error (or its sender task dies on it),
+# so the publisher replaces the whole producer.
+PRODUCER_DEAD_ENDS = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    ProducerFenced,
+    InvalidProducerEpoch,
+)
+# Between attempts to start a replacement while the broker is still away.
+FIRST_RESTART_BACKOFF_S = 0.1
+MAX_RESTART_BACKOFF_S = 2.0
+
+
+class ProducerReplaced(KafkaError):  # type: ignore[misc]  # aiokafka is untyped
+    """The record was held by a producer that was replaced before the broker confirmed it; that
+    producer will never send it now, and will never say whether an earlier attempt landed."""
+
+
+class _Generation:
+    """One AIOKafkaProducer and the deliveries it handed out that have not settled yet."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.producer: Any = AIOKafkaProducer(**config)
+        self.unsettled: set[Delivery] = set()
+
+
 class EventPublisher:
-    """The one producer: idempotent (where the broker allows), ``acks=all``."""
+    """The one producer: idempotent (where the broker allows), ``acks=all``.
+
+    A producer that reaches a state it cannot leave (:data:`PRODUCER_DEAD_ENDS`, or its sender
+    task ended) is replaced by a new one with the same settings, once, however many writes saw the
+    error; writes answer 503 at once until the new one has started. Every delivery the old one
+    still held fails with :class:`ProducerReplaced`, after it can no longer send anything.
+    """
 
     def __init__(self, bootstrap_servers: str, idempotence: bool, timeout_s: float) -> None:
         self._timeout_s = timeout_s
-        self._producer: Any = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            enable_idempotence=idempotence,
-            acks="all",
-            linger_ms=2,
-            request_timeout_ms=int(timeout_s * 1000),
-        )
+        self._config: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            "enable_idempotence": idempotence,
+            "acks": "all",
+            "linger_ms": 2,
+            "request_timeout_ms": int(timeout_s * 1000),
+        }
+        self._current: _Generation | None = None  # None while it is being replaced
+        self._open: set[_Generation] = set()  # not stopped yet, the current one included
+        self._replacing: asyncio.Task[None] | None = None
+        self._closed = False
+        self.replacements = 0
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -197,18 +242,34 @@ class EventPublisher:
     ) -> AsyncIterator[EventPublisher]:
         publisher = cls(bootstrap_servers, idempotence, timeout_s)
         try:
-            await bounded(publisher._producer.start(), timeout_s, "starting the producer")
+            publisher._current = await publisher._started("starting the producer")
             yield publisher
         finally:
-            await close_quietly(publisher._producer.stop(), timeout_s, "producer")
+            await publisher._close()
+
+    @property
+    def writable(self) -> bool:
+        """Whether a started producer takes writes (False while it is being replaced)."""
+        return self._current is not None
+
+    @property
+    def client(self) -> Any:
+        """The current producer's aiokafka client (its connections and cluster metadata).
+
+        :class:`KafkaUnavailable` while the producer is being replaced.
+        """
+        return self._writable().producer.client
 
     async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Delivery:
         """Hand one record to the producer; the returned future resolves on the broker's ack."""
+        generation = self._writable()
         delivery: Delivery = await bounded(
-            self._producer.send(topic, value, key=key, headers=headers),
+            generation.producer.send(topic, value, key=key, headers=headers),
             self._timeout_s,
             f"publishing to {topic}",
         )
+        generation.unsettled.add(delivery)
+        delivery.add_done_callback(functools.partial(self._settled, generation))
         return delivery
 
     async def acknowledged(self, delivery: Delivery, topic: str) -> Any:
@@ -220,3 +281,89 @@ class EventPublisher:
         which is why the order writer keeps it until it settles.
         """
         return await bounded(asyncio.shield(delivery), self._timeout_s, f"publishing to {topic}")
+
+    def _writable(self) -> _Generation:
+        if self._current is None:
+            raise KafkaUnavailable(
+                "the connection to Kafka is being re-established after a broker failure; "
+                "try again in a few seconds"
+            )
+        return self._current
+
+    async def _started(self, doing: str) -> _Generation:
+        generation = _Generation(self._config)
+        self._open.add(generation)
+        try:
+            await bounded(generation.producer.start(), self._timeout_s, doing)
+        except BaseException:
+            await self._stop(generation)
+            raise
+        # aiokafka's sender task sends every batch; once it has ended, nothing will be sent again.
+        sender_task: asyncio.Task[None] = generation.producer._sender.sender_task
+        sender_task.add_done_callback(functools.partial(self._sender_ended, generation))
+        return generation
+
+    def _settled(self, generation: _Generation, delivery: Delivery) -> None:
+        generation.unsettled.discard(delivery)
+        if not delivery.cancelled() and isinstance(delivery.exception(), PRODUCER_DEAD_ENDS):
+            self._broken(generation, repr(delivery.exception()))
+
+    def _sender_ended(self, generation: _Generation, task: asyncio.Task[None]) -> None:
+        failure = None if task.cancelled() else task.exception()
+        self._broken(generation, f"its sender task ended ({failure!r})")
+
+    def _broken(self, generation: _Generation, why: str) -> None:
+        """Replace ``generation`` if it is still the current producer (only the first call acts)."""
+        if generation is not self._current or self._closed:
+            return
+        self._current = None
+        self.replacements += 1
+        log.warning("the Kafka producer cannot recover (%s); replacing it", why)
+        self._replacing = asyncio.create_task(self._replace(generation), name="replace producer")
+
+    async def _replace(self, old: _Generation) -> None:
+        await self._retire(old)
+        backoff = FIRST_RESTART_BACKOFF_S
+        while True:
+            try:
+                new = await self._started("starting a new producer")
+            except KafkaUnavailable:
+                log.warning("no new producer yet; next attempt in %.1f s", backoff)
+            except Exception:  # not seen, but giving up would leave every write 503 for good
+                log.exception("starting a new producer failed; next attempt in %.1f s", backoff)
+            else:
+                self._current = new
+                log.info("the Kafka producer was replaced; writes resume")
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_RESTART_BACKOFF_S)
+
+    async def _retire(self, old: _Generation) -> None:
+        """Stop a producer that will never deliver again, so that nothing it held goes out later,
+        then fail every delivery it still held.
+
+        aiokafka's ``stop()`` first waits until every batch is delivered, which an idempotent
+        producer retries forever, and a ``stop()`` cut short by our timeout leaves its sender task
+        running. So its sender is cancelled first, then its batches failed (aiokafka 0.12-0.14
+        internals, as ``stop()`` itself uses them), then it is stopped.
+        """
+        producer = old.producer
+        await close_quietly(producer._sender.close(), self._timeout_s, "replaced producer's sender")
+        producer._message_accumulator.fail_all(ProducerReplaced("the producer was replaced"))
+        await self._stop(old)
+        for delivery in list(old.unsettled):
+            if not delivery.done():
+                delivery.set_exception(ProducerReplaced("the producer was replaced"))
+
+    async def _stop(self, generation: _Generation) -> None:
+        await close_quietly(generation.producer.stop(), self._timeout_s, "producer")
+        self._open.discard(generation)
+
+    async def _close(self) -> None:
+        self._closed = True
+        if self._replacing is not None:
+            self._replacing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replacing
+        for generation in list(self._open):
+            await self._stop(generation)

@@ -1,0 +1,132 @@
+"""Writes come back after the broker does: a broker killed and restarted on its data, which forgot
+the producer's last sequence numbers, without restarting the service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+
+from shop.children import ChildProcess, noida_broker
+from shop.main import RunningService, running_service
+from shop.settings import Settings
+from tests.service.helpers import answer, create, fresh, own_broker, put_status
+from tests.waiting import unique, wait_until
+
+# Writes must succeed again this soon after the restarted broker answers (issue 7).
+RECOVERY_S = 10.0
+
+
+@pytest.mark.idempotence
+@pytest.mark.persistence
+async def test_writes_succeed_again_soon_after_a_killed_broker_restarts(
+    service_settings: Settings,
+    http: aiohttp.ClientSession,
+    pytestconfig: pytest.Config,
+    tmp_path: Path,
+) -> None:
+    """After the broker is SIGKILLed and restarted on its data, a create answers 201 within 10 s
+    of the broker answering again; the producer was replaced once though many writes saw it
+    fail, and orders created before the kill can be updated, one whose update was in doubt too."""
+    broker, bootstrap = own_broker(pytestconfig, tmp_path)
+    settings = _settings(service_settings, bootstrap)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(broker.running())
+        restarted = _same_broker(bootstrap, tmp_path)
+        stack.push_async_callback(restarted.stop)  # after the service has stopped
+        service = await stack.enter_async_context(running_service(settings))
+        saved = await _kill_after_unsaved_writes(http, service, broker, settings, tmp_path)
+        # In doubt: the producer holds it and will retry it; the writer keeps its delivery.
+        assert await put_status(http, service.cart_url, saved[0], "confirmed") == 503
+
+        await restarted.start()
+        answering = asyncio.get_running_loop().time()
+        answers = list(await asyncio.gather(*(_create(http, service) for _ in range(20))))
+
+        async def created() -> bool:
+            answers.append(await _create(http, service))
+            return answers[-1][0] == 201
+
+        await wait_until(created, timeout=3 * RECOVERY_S, what="a create to succeed after the restart")
+        took = asyncio.get_running_loop().time() - answering
+        assert took <= RECOVERY_S, f"{took:.1f} s; the answers before: {answers[-3:]}"
+        assert service.shared.publisher.replacements == 1
+        assert await put_status(http, service.cart_url, saved[0], "shipped") == 200
+        assert await put_status(http, service.cart_url, saved[1], "confirmed") == 200
+
+
+def _settings(service_settings: Settings, bootstrap: str) -> Settings:
+    return fresh(
+        service_settings,
+        kafka_bootstrap_servers=bootstrap,
+        kafka_idempotence=True,
+        request_timeout_s=2.0,
+    )
+
+
+def _same_broker(bootstrap: str, tmp_path: Path) -> ChildProcess:
+    """The broker of ``own_broker`` again: same port, same data directory (tmp_path/"noida")."""
+    port = int(bootstrap.rsplit(":", 1)[1])
+    return noida_broker("127.0.0.1", port, tmp_path / "noida", tmp_path / "noida-restarted.log")
+
+
+async def _kill_after_unsaved_writes(
+    http: aiohttp.ClientSession,
+    service: RunningService,
+    broker: ChildProcess,
+    settings: Settings,
+    tmp_path: Path,
+) -> list[str]:
+    """Create an order on each partition and wait until the broker saved them; create one more on
+    each partition (acknowledged, not saved yet) and SIGKILL the broker at once. Restarted, it has
+    forgotten the producer's last sequence number on every partition. The saved orders' ids."""
+    saved = _one_order_id_per_partition(settings.topic_partitions)
+    for order_id in saved:
+        await create(http, service.cart_url, order_id)
+    await wait_until(
+        lambda: _holds(tmp_path / "noida", settings.topic, len(saved)),
+        what="the broker to save the first orders",
+    )
+    for order_id in _one_order_id_per_partition(settings.topic_partitions):
+        await create(http, service.cart_url, order_id)
+    assert broker.pid is not None
+    os.kill(broker.pid, signal.SIGKILL)
+    await broker.exited()
+    return saved
+
+
+def _one_order_id_per_partition(partitions: int) -> list[str]:
+    """New order ids whose records land one on each partition (the producer's partitioner)."""
+    every = list(range(partitions))
+    chosen: dict[int, str] = {}
+    while len(chosen) < partitions:
+        order_id = unique("ORDER")
+        chosen.setdefault(DefaultPartitioner()(order_id.encode(), every, every), order_id)
+    return list(chosen.values())
+
+
+async def _holds(data_dir: Path, topic: str, records: int) -> bool:
+    """Whether noida-db's data file (saved about once a second) holds ``records`` of ``topic``."""
+    try:
+        state = json.loads((data_dir / "kafka.json").read_text())
+    except (OSError, ValueError):  # not written yet
+        return False
+    for name, found in state["topics"]:
+        if name == topic:
+            return sum(p["high_watermark"] for _, p in found["partitions"]) >= records
+    return False
+
+
+async def _create(http: aiohttp.ClientSession, service: RunningService) -> tuple[int, Any]:
+    async with http.post(
+        f"{service.cart_url}/create-order", json={"orderId": unique("ORDER"), "itemsCount": 1}
+    ) as response:
+        return await answer(response)
