@@ -7,7 +7,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shop.children import free_port, schema_registry
 from shop.main import running_service
 from shop.settings import Settings
 from tests.service.helpers import answer, create, fresh, own_broker
@@ -76,33 +75,6 @@ async def test_health_is_503_when_the_broker_is_gone(
         ) as response:
             status, body = await answer(response)
         assert (status, body["error"]) == (503, "kafka_unavailable")
-
-
-async def test_health_is_503_when_the_registry_is_gone(
-    service_settings: Settings, http: aiohttp.ClientSession, tmp_path: Path
-) -> None:
-    """With the registry stopped, /health is 503 registry-disconnected; orders still work."""
-    assert service_settings.kafka_bootstrap_servers is not None
-    port = free_port()
-    registry = schema_registry(
-        "127.0.0.1", port, service_settings.kafka_bootstrap_servers, tmp_path / "registry.log"
-    )
-    settings = fresh(service_settings, schema_registry_url=f"http://127.0.0.1:{port}")
-    async with registry.running(), running_service(settings) as service:
-        async with http.get(f"{service.cart_url}/health") as response:
-            assert response.status == 200
-        await registry.stop()
-        async with http.get(f"{service.orders_url}/health") as response:
-            status, body = await answer(response)
-        assert (status, body["status"]) == (503, "unhealthy")
-        assert (body["kafka"], body["schemaRegistry"]) == ("connected", "disconnected")
-        # Our schema id is known since start-up: writing and reading need no registry.
-        order = await create(http, service.cart_url, unique("ORDER"))
-        async with http.get(
-            f"{service.orders_url}/order-details", params={"orderId": order["orderId"]}
-        ) as response:
-            status, _ = await answer(response)
-        assert status == 200
 
 
 async def test_health_is_503_when_the_view_stops_following(

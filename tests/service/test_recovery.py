@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,50 @@ async def test_writes_succeed_again_soon_after_a_killed_broker_restarts(
         assert service.shared.publisher.replacements == 1
         assert await put_status(http, service.cart_url, saved[0], "shipped") == 200
         assert await put_status(http, service.cart_url, saved[1], "confirmed") == 200
+
+
+@pytest.mark.idempotence
+@pytest.mark.persistence
+async def test_health_is_503_while_the_producer_is_being_replaced(
+    service_settings: Settings,
+    http: aiohttp.ClientSession,
+    pytestconfig: pytest.Config,
+    tmp_path: Path,
+) -> None:
+    """While a broken producer cannot be replaced (its bootstrap address refuses connections),
+    /health is 503 with "producer": "recovering" though the broker answers, writes are 503 at once,
+    and writes and health come back once a new producer can start."""
+    broker, bootstrap = own_broker(pytestconfig, tmp_path)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(broker.running())
+        restarted = _same_broker(bootstrap, tmp_path)
+        stack.push_async_callback(restarted.stop)
+        door = await stack.enter_async_context(_door_to(bootstrap))
+        settings = _settings(service_settings, door.address)
+        service = await stack.enter_async_context(running_service(settings))
+        await _kill_after_unsaved_writes(http, service, broker, settings, tmp_path)
+        await door.shut()  # the service already knows the broker's own address from its metadata
+        await restarted.start()
+
+        async def refused_at_once() -> tuple[int, Any] | None:
+            status, body = await _create(http, service)
+            return (status, body) if "re-established" in body.get("message", "") else None
+
+        status, body = await wait_until(refused_at_once, what="writes refused while replacing")
+        assert (status, body["error"]) == (503, "kafka_unavailable")
+        health = await wait_until(
+            lambda: _health(http, service, lambda body: body["kafka"] == "connected"),
+            what="health with the broker answering again",
+        )
+        assert health[0] == 503
+        assert (health[1]["status"], health[1]["producer"]) == ("unhealthy", "recovering")
+
+        await door.open()
+        await wait_until(
+            lambda: _created(http, service), timeout=RECOVERY_S, what="a create after the door opens"
+        )
+        health = await wait_until(lambda: _health(http, service, lambda body: True))
+        assert (health[0], health[1]["producer"]) == (200, "ready")
 
 
 def _settings(service_settings: Settings, bootstrap: str) -> Settings:
@@ -130,3 +175,76 @@ async def _create(http: aiohttp.ClientSession, service: RunningService) -> tuple
         f"{service.cart_url}/create-order", json={"orderId": unique("ORDER"), "itemsCount": 1}
     ) as response:
         return await answer(response)
+
+
+async def _created(http: aiohttp.ClientSession, service: RunningService) -> bool:
+    return (await _create(http, service))[0] == 201
+
+
+async def _health(
+    http: aiohttp.ClientSession, service: RunningService, wanted: Any
+) -> tuple[int, Any] | None:
+    async with http.get(f"{service.cart_url}/health") as response:
+        status, body = await answer(response)
+    return (status, body) if wanted(body) else None
+
+
+class _Door:
+    """A port that forwards to the broker, used only to bootstrap; while shut it refuses
+    connections, as an unreachable bootstrap address would."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.rsplit(":", 1)
+        self._target = (host, int(port))
+        self._server: asyncio.Server | None = None
+        self._port = 0
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._port}"
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self._port)
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def shut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for pipe in self._pipes:
+            pipe.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()
+            return
+        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
+            pipe = asyncio.create_task(_pipe(source, sink))
+            self._pipes.add(pipe)
+            pipe.add_done_callback(self._pipes.discard)
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    try:
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+    except OSError:
+        pass
+    finally:
+        sink.close()
+
+
+@contextlib.asynccontextmanager
+async def _door_to(target: str) -> AsyncIterator[_Door]:
+    door = _Door(target)
+    await door.open()
+    try:
+        yield door
+    finally:
+        await door.shut()
