@@ -25,6 +25,7 @@ from aiokafka.errors import (
 )
 
 from shop.errors import InvalidRequest, KafkaUnavailable, StartupError, TopicNotFound
+from shop.probe import SharedProbe
 from shop.settings import TOPIC_NAME
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class KafkaAdmin:
         self._admin: Any = AIOKafkaAdminClient(
             bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
         )
+        self.broker_probe = SharedProbe()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -176,7 +178,11 @@ class KafkaAdmin:
         }
 
     async def reachable(self, timeout_s: float) -> bool:
-        """Whether the broker answers a real metadata request within ``timeout_s``."""
+        """Whether the broker answered a real metadata request within ``timeout_s``, at most a
+        second ago: one request serves every caller meanwhile (:class:`SharedProbe`)."""
+        return await self.broker_probe.answer(lambda: self._describe_cluster(timeout_s))
+
+    async def _describe_cluster(self, timeout_s: float) -> bool:
         try:
             await asyncio.wait_for(self._admin.describe_cluster(), timeout_s)
         except (KafkaError, OSError, asyncio.TimeoutError):

@@ -1,18 +1,25 @@
-"""/health: 503 only when the service cannot serve."""
+"""/health: 503 only when the service cannot serve, and a probe that costs little."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import signal
+import tracemalloc
 from pathlib import Path
 
 import aiohttp
 
 from shop.children import free_port, schema_registry
-from shop.main import running_service
+from shop.main import RunningService, running_service
+from shop.probe import PROBE_MAX_AGE_S
 from shop.settings import Settings
 from tests.service.helpers import answer, create, fresh
 from tests.waiting import unique, wait_until
+
+HEALTH_CALLS = 2_000
+AT_ONCE = 20
 
 
 async def test_health_is_200_degraded_while_only_the_registry_is_gone(
@@ -52,3 +59,40 @@ async def test_health_is_200_degraded_while_only_the_registry_is_gone(
         ) as response:
             status, _ = await answer(response)
         assert status == 200
+
+
+async def test_health_calls_share_probes_and_leave_no_memory_behind(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """2,000 health calls on both ports, 20 at a time, make about one broker and one registry
+    probe a second between them, and Python-tracked memory is no larger afterwards."""
+    broker_probe = service.shared.admin.broker_probe
+    registry_probe = service.shared.codec.registry_probe
+
+    async def call(number: int) -> int:
+        base = service.cart_url if number % 2 else service.orders_url
+        async with http.get(f"{base}/health") as response:
+            await response.read()
+            return response.status
+
+    await asyncio.gather(*(call(number) for number in range(AT_ONCE)))  # warm-up
+    made_before = (broker_probe.made, registry_probe.made)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        started = asyncio.get_running_loop().time()
+        for first in range(0, HEALTH_CALLS, AT_ONCE):
+            statuses = await asyncio.gather(*(call(n) for n in range(first, first + AT_ONCE)))
+            assert set(statuses) == {200}
+        seconds = asyncio.get_running_loop().time() - started
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    # One probe per dependency per PROBE_MAX_AGE_S, plus the one in flight at each end.
+    most = seconds / PROBE_MAX_AGE_S + 2
+    assert broker_probe.made - made_before[0] <= most
+    assert registry_probe.made - made_before[1] <= most
+    assert grown < 1024 * 1024, f"{grown:,} bytes more after {HEALTH_CALLS} health calls"
