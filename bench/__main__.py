@@ -9,10 +9,10 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bench import e2e, machine, rebuild, report, stack, throughput, wrk
+from bench import e2e, health_memory, machine, rebuild, report, stack, throughput, wrk
 
 OUT_DIR = Path(__file__).parent / "out"
-PARTS = ("echo", "create-order", "e2e", "rebuild")
+PARTS = ("echo", "create-order", "e2e", "rebuild", "health-memory")
 
 
 def main() -> None:
@@ -31,7 +31,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {','.join(PARTS)}")
     events = [int(n) for n in args.events.split(",")]
-    wrk.ensure_wrk()
+    if parts & {"echo", "create-order", "rebuild"}:  # the parts that drive wrk
+        wrk.ensure_wrk()
     results = asyncio.run(run(parts, args.duration, args.rate, events))
     print(report.table(results))
     report.write_json(results, OUT_DIR / "results.json")
@@ -60,6 +61,10 @@ async def run(parts: set[str], duration_s: float, rate: int, events: list[int]) 
         for count in events:
             _progress(f"rebuild, getAllOrderIdsFromTopic and memory with {count:,} events")
             results.rebuilds.append(await rebuild.run(count, OUT_DIR / "data"))
+    if "health-memory" in parts:
+        _progress(f"service RSS over {health_memory.CALLS:,} GET /health")
+        async with _service("health-memory") as service:
+            results.health_memory = await health_memory.run(service)
     results.load_after = machine.load_average()
     return results
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from bench.e2e import E2eResult
+from bench.health_memory import HealthMemory
 from bench.rebuild import RESOLUTION_S, RebuildResult
 from bench.throughput import Throughput
 
@@ -16,6 +17,8 @@ TARGET_RATIO = 0.5
 TARGET_CREATE_P99_MS = 50.0
 TARGET_E2E_P99_MS = 50.0
 TARGET_REBUILD_PER_S = 20_000.0
+# Flat: what 10,000 calls may add to the service's RSS.
+TARGET_HEALTH_GROWTH_MIB = 5.0
 
 
 @dataclasses.dataclass(slots=True)
@@ -28,6 +31,7 @@ class Results:
     create_order: Throughput | None = None
     e2e: E2eResult | None = None
     rebuilds: list[RebuildResult] = dataclasses.field(default_factory=list)
+    health_memory: HealthMemory | None = None
 
 
 def write_json(results: Results, path: Path) -> None:
@@ -41,6 +45,8 @@ def table(results: Results) -> str:
     if results.e2e is not None:
         rows += _e2e_rows(results.e2e)
     rows += _rebuild_rows(results.rebuilds)
+    if results.health_memory is not None:
+        rows.append(_health_memory_row(results.health_memory))
     lines = [
         _machine_line(results),
         "",
@@ -178,3 +184,13 @@ def _growth_rows(small: RebuildResult, large: RebuildResult) -> list[tuple[str, 
             large.rss_full_bytes - large.rss_empty_bytes,
         ),
     ]
+
+
+def _health_memory_row(h: HealthMemory) -> tuple[str, str, str]:
+    growth = (h.rss_after_bytes - h.rss_before_bytes) / MIB
+    value = (
+        f"{h.rss_before_bytes / MIB:.0f} MiB before, {h.rss_after_bytes / MIB:.0f} MiB after "
+        f"({growth:+.1f} MiB; {h.calls / h.seconds:,.0f} calls/s, {h.not_200} not 200)"
+    )
+    target = f"flat (< +{TARGET_HEALTH_GROWTH_MIB:g} MiB): {_met(growth < TARGET_HEALTH_GROWTH_MIB)}"
+    return f"service RSS over {h.calls:,} GET /health", value, target

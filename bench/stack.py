@@ -20,8 +20,8 @@ import psutil
 
 from shop.children import free_port
 
-# /health asks the broker and the registry on every call, so polling it costs the stack work;
-# 25 ms bounds that cost and is the resolution of start-up and rebuild times.
+# /health asks the broker and the registry at most once a second (later calls share the answer);
+# 25 ms is the resolution of start-up and rebuild times.
 POLL_INTERVAL_S = 0.025
 
 
