@@ -51,6 +51,10 @@ def get_store(app: web.Application) -> OrderStore:
 
 
 
+def get_publisher(app: web.Application) -> EventPublisher:
+    return _shared(app).publisher
+
+
 def get_admin(app: web.Application) -> KafkaAdmin:
     return _shared(app).admin
 
