@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +15,7 @@ import pytest
 
 from shop.main import RunningService, running_service
 from shop.settings import Settings
-from tests.service.helpers import answer, fresh, own_broker
+from tests.service.helpers import answer, create, fresh, own_broker
 from tests.waiting import unique, wait_until
 
 JSON = {"Content-Type": "application/json"}
@@ -74,7 +75,7 @@ async def test_client_text_echoed_in_errors_is_clipped(
 async def test_a_client_that_goes_away_mid_body_is_no_server_error(
     service: RunningService, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Clients that announce 1000 bytes, send half and hang up are logged below ERROR, never a 500."""
+    """Clients that announce 1000 bytes, send half and hang up are logged below ERROR, not a 500."""
     caplog.set_level(logging.DEBUG, logger="shop")
     host, port = service.cart_url.removeprefix("http://").split(":")
     order_ids = [unique("ORDER") for _ in range(5)]
@@ -137,6 +138,33 @@ async def test_a_write_without_a_json_content_type_is_415(
 RAW_KAFKA_TEXT = re.compile(r"Error|node id|[A-Z][a-z]+[A-Z][A-Za-z]*(Exception|Number)")
 
 
+async def test_with_the_broker_stopped_a_write_is_503_at_once_in_plain_words(
+    service_settings: Settings,
+    http: aiohttp.ClientSession,
+    pytestconfig: pytest.Config,
+    tmp_path: Path,
+) -> None:
+    """With its broker stopped, a write is 503 in about a second, not at the 10 s timeout."""
+    broker, bootstrap = own_broker(pytestconfig, tmp_path)
+    settings = fresh(service_settings, kafka_bootstrap_servers=bootstrap, request_timeout_s=10.0)
+    async with broker.running(), running_service(settings) as service:
+        order = await create(http, service.cart_url, unique("ORDER"))
+        await broker.stop()
+        for method, path, body in (
+            ("POST", "/create-order", {"orderId": unique("ORDER"), "itemsCount": 1}),
+            ("PUT", "/update-order", {"orderId": order["orderId"], "status": "confirmed"}),
+        ):
+            started = time.monotonic()
+            async with http.request(method, service.cart_url + path, json=body) as response:
+                status, answer_body = await answer(response)
+            took = time.monotonic() - started
+            assert (status, answer_body["error"]) == (503, "kafka_unavailable"), answer_body
+            assert took < 3.0, f"{method} {path} took {took:.1f} s"
+            assert "try again later" in answer_body["message"]
+            assert not RAW_KAFKA_TEXT.search(answer_body["message"]), answer_body["message"]
+        await broker.start()  # so the service's own shutdown need not wait out its timeouts
+
+
 async def test_with_the_broker_stopped_a_scan_is_503_in_plain_words(
     service_settings: Settings,
     http: aiohttp.ClientSession,
@@ -144,7 +172,7 @@ async def test_with_the_broker_stopped_a_scan_is_503_in_plain_words(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A request the broker fails is 503 in plain words; aiokafka's own text goes to one log line."""
+    """A request the broker fails is 503 in plain words; aiokafka's text goes to one log line."""
     broker, bootstrap = own_broker(pytestconfig, tmp_path)
     settings = fresh(service_settings, kafka_bootstrap_servers=bootstrap, request_timeout_s=3.0)
     async with broker.running(), running_service(settings) as service:

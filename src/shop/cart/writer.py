@@ -22,6 +22,7 @@ from typing import Protocol
 from datetime import UTC, datetime
 
 from shop import events
+from shop.broker_reachability import ensure_reachable
 from shop.codec import OrderEventCodec
 from shop.errors import KafkaUnavailable, OrderAlreadyExists, OrderNotFound
 from shop.events import OrderEvent
@@ -90,6 +91,7 @@ class OrderWriter:
             return event.order
 
     async def _publish(self, event: OrderEvent) -> None:
+        await ensure_reachable(self._publisher.client, self._topic)
         value = self._codec.encode(event)
         key = event.order_id.encode("utf-8")
         headers = version_headers(event.order_version)
