@@ -12,6 +12,7 @@ from shop.kafka import EventPublisher, KafkaAdmin
 from shop.orders.consumer import OrderViewConsumer
 from shop.settings import Settings
 from shop.store import OrderStore
+from shop.topic_scan import ScanSlots
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,8 +69,14 @@ def get_view(app: web.Application) -> OrderViewConsumer:
 
 
 WRITER = web.AppKey("writer", OrderWriter)
+SCAN_SLOTS = web.AppKey("scan_slots", ScanSlots)
 
 
 def get_writer(app: web.Application) -> OrderWriter:
     """The cart's writer (only the cart app has one)."""
     return app[WRITER]
+
+
+def get_scan_slots(app: web.Application) -> ScanSlots:
+    """The orders app's topic-scan slots (only the orders app has them)."""
+    return app[SCAN_SLOTS]

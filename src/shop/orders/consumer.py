@@ -21,7 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import ConsumerStoppedError, KafkaError, OffsetOutOfRangeError
+from aiokafka.errors import (
+    ConsumerStoppedError,
+    KafkaError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+)
 
 from shop.codec import OrderEventCodec
 from shop.errors import PoisonEvent, RegistryUnavailable, StartupError
@@ -261,6 +266,13 @@ class OrderViewConsumer:
                 await self._out_of_range(exc)
             except LogLost as lost:
                 await self._rebuild(lost)
+            except NoOffsetForPartitionError as exc:
+                # aiokafka looked for a committed offset before on_assigned sought to the
+                # beginning (auto_offset_reset is "none"); the view starts there anyway.
+                log.debug("order consumer: %s; reading from the beginning", exc)
+                partitions = [tp for tp in exc.args if tp in self._consumer.assignment()]
+                if partitions:
+                    await self._consumer.seek_to_beginning(*partitions)
             except KafkaError as exc:
                 # Nothing was skipped: uncommitted records come again after a rebalance (a
                 # registry outage is waited out in _decode, never skipped).

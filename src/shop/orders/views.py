@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
-
 from aiohttp import web
 
 from shop.errors import InvalidRequest, OrderNotFound, TopicNotAllowed, echo
@@ -11,13 +9,8 @@ from shop.kafka import TOPIC_RULE
 from shop.order import OrderId, order_id_problem, valid_order_id
 from shop.render import json_response, order_details_json
 from shop.settings import TOPIC_NAME
-from shop.topic_scan import ScanSlots, read_topic_keys
-from shop.typedefs import get_admin, get_bootstrap_servers, get_settings, get_store
-
-# The scan slots of each orders app, made on its first scan. (An AppKey set in create_app would
-# be the usual home; the app is frozen by the time a handler could set one.)
-_SCAN_SLOTS: weakref.WeakKeyDictionary[web.Application, ScanSlots] = weakref.WeakKeyDictionary()
-
+from shop.topic_scan import read_topic_keys
+from shop.typedefs import get_admin, get_bootstrap_servers, get_scan_slots, get_settings, get_store
 
 def _query(request: web.Request, name: str) -> str:
     """The one value of a query parameter; absent, empty or repeated (ambiguous) is 400."""
@@ -57,7 +50,7 @@ async def order_ids_from_topic(request: web.Request) -> web.Response:
             f"topic {echo(topic)} may not be read here; the topics this service may read are: "
             + ", ".join(allowed)
         )
-    with _scan_slots(request.app).taken():
+    with get_scan_slots(request.app).taken():
         partitions = await get_admin(request.app).partitions_of(topic)
         found = await read_topic_keys(
             get_bootstrap_servers(request.app),
@@ -77,12 +70,3 @@ async def order_ids_from_topic(request: web.Request) -> web.Response:
             "partialReason": found.partial,
         }
     )
-
-
-def _scan_slots(app: web.Application) -> ScanSlots:
-    slots = _SCAN_SLOTS.get(app)
-    if slots is None:
-        settings = get_settings(app)
-        # A scan holds its slot for at most about the request timeout.
-        slots = _SCAN_SLOTS[app] = ScanSlots(settings.scan_concurrency, settings.request_timeout_s)
-    return slots
