@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from shop.orders.dead_letters import ERROR, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC, TIME
 from shop.orders.dead_letters import original_headers
@@ -56,7 +57,8 @@ async def replay(bootstrap: str, topic: str, offset: int) -> str:
     source = dict(letter.headers).get(SOURCE_TOPIC)
     if source is None:
         raise SystemExit(f"replay: the record at offset {offset} names no source topic")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    # One record, sent once: no idempotence needed (and some test brokers lack it).
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
         landed = await producer.send_and_wait(
@@ -76,12 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     again = commands.add_parser("replay", help="put one dead letter back on its source topic")
     again.add_argument("offset", type=int)
     args = parser.parse_args(argv)
-    if args.command == "list":
-        for letter in asyncio.run(dead_letters(args.bootstrap_servers, args.dead_letter_topic)):
-            print(describe(letter))
-    else:
-        where = asyncio.run(replay(args.bootstrap_servers, args.dead_letter_topic, args.offset))
-        print(f"replayed dead letter {args.offset} to {where}")
+    try:
+        if args.command == "list":
+            for letter in asyncio.run(dead_letters(args.bootstrap_servers, args.dead_letter_topic)):
+                print(describe(letter))
+        else:
+            where = asyncio.run(replay(args.bootstrap_servers, args.dead_letter_topic, args.offset))
+            print(f"replayed dead letter {args.offset} to {where}")
+    except KafkaError as exc:
+        print(f"replay: Kafka at {args.bootstrap_servers} failed: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
