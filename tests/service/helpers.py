@@ -11,7 +11,7 @@ import pytest
 import simplejson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shop.children import ChildProcess, free_port, noida_broker, tansu_broker
+from shop.children import ChildProcess, free_port, noida_broker, schema_registry, tansu_broker
 from shop.codec import OrderEventCodec
 from shop.events import OrderEvent
 from shop.kafka import KafkaAdmin
@@ -102,3 +102,14 @@ def own_broker(pytestconfig: pytest.Config, tmp_path: Path) -> tuple[ChildProces
     else:
         broker = noida_broker("127.0.0.1", port, tmp_path / "noida", tmp_path / "noida.log")
     return broker, f"127.0.0.1:{port}"
+
+
+def own_registry(settings: Settings, tmp_path: Path) -> tuple[ChildProcess, Settings]:
+    """A Schema Registry only this test uses (to stop), on the session's broker, and ``settings``
+    made fresh and pointed at it."""
+    assert settings.kafka_bootstrap_servers is not None
+    port = free_port()
+    registry = schema_registry(
+        "127.0.0.1", port, settings.kafka_bootstrap_servers, tmp_path / "registry.log"
+    )
+    return registry, fresh(settings, schema_registry_url=f"http://127.0.0.1:{port}")

@@ -20,7 +20,6 @@ import fastavro
 from aiokafka import AIOKafkaProducer
 
 from shop import events
-from shop.children import free_port, schema_registry
 from shop.codec import order_event_schema
 from shop.events import OrderEvent
 from shop.kafka import Headers
@@ -28,7 +27,7 @@ from shop.main import RunningService, running_service
 from shop.order import Order, OrderId, OrderStatus, build_order
 from shop.orders.dead_letters import ERROR, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC, TIME
 from shop.settings import Settings
-from tests.service.helpers import answer, create, fresh, put_status, records_of
+from tests.service.helpers import answer, create, fresh, own_registry, put_status, records_of
 from tests.waiting import unique, wait_until
 
 NOW = datetime.now(UTC)
@@ -182,12 +181,7 @@ async def test_a_registry_outage_is_waited_out_never_dead_lettered(
 ) -> None:
     """An event under a schema id the view has not seen, while the registry is down: the view
     waits (health says not caught up), then applies it once the registry is back."""
-    assert service_settings.kafka_bootstrap_servers is not None
-    port = free_port()
-    registry = schema_registry(
-        "127.0.0.1", port, service_settings.kafka_bootstrap_servers, tmp_path / "registry.log"
-    )
-    settings = fresh(service_settings, schema_registry_url=f"http://127.0.0.1:{port}")
+    registry, settings = own_registry(service_settings, tmp_path)
     async with registry.running(), running_service(settings) as service:
         order_id = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
         held, version = service.shared.store.get(order_id)  # type: ignore[misc]
@@ -195,7 +189,7 @@ async def test_a_registry_outage_is_waited_out_never_dead_lettered(
         schema = order_event_schema()
         schema["fields"].append({"name": "note", "type": "string", "default": ""})
         async with http.post(
-            f"http://127.0.0.1:{port}/subjects/{service.shared.codec.subject}/versions",
+            f"{settings.schema_registry_url}/subjects/{service.shared.codec.subject}/versions",
             json={"schema": json.dumps(schema)},
             headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
         ) as response:

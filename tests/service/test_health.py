@@ -11,11 +11,10 @@ from pathlib import Path
 
 import aiohttp
 
-from shop.children import free_port, schema_registry
 from shop.main import RunningService, running_service
 from shop.probe import PROBE_MAX_AGE_S
 from shop.settings import Settings
-from tests.service.helpers import answer, create, fresh
+from tests.service.helpers import answer, create, own_registry
 from tests.waiting import unique, wait_until
 
 HEALTH_CALLS = 2_000
@@ -27,12 +26,7 @@ async def test_health_is_200_degraded_while_only_the_registry_is_gone(
 ) -> None:
     """With the registry killed, /health is 200 "degraded" with the registry disconnected on both
     ports, and orders are still created and read (the schema id is known since start-up)."""
-    assert service_settings.kafka_bootstrap_servers is not None
-    port = free_port()
-    registry = schema_registry(
-        "127.0.0.1", port, service_settings.kafka_bootstrap_servers, tmp_path / "registry.log"
-    )
-    settings = fresh(service_settings, schema_registry_url=f"http://127.0.0.1:{port}")
+    registry, settings = own_registry(service_settings, tmp_path)
     async with registry.running(), running_service(settings) as service:
         async with http.get(f"{service.cart_url}/health") as response:
             status, body = await answer(response)
