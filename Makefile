@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test typecheck test-noida test-tansu bench
+.PHONY: run test typecheck test-noida test-kafka test-tansu kafka-libs bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,34 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 run: $(VENV)/.run-installed
 	$(BIN)/python -m shop
 
-## The whole suite: strict types, everything on noida-db, then the same suite on tansu.
-test: typecheck test-noida test-tansu
+## The whole suite: strict types, everything on noida-db, on Apache Kafka, then on tansu.
+test: typecheck test-noida test-kafka test-tansu
 
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
 test-noida: $(VENV)/.test-installed
 	$(BIN)/pytest --broker noida $(PYTEST_ARGS)
+
+# Apache Kafka from Maven Central (apache-kafka/pom.xml), copied into apache-kafka/libs once.
+apache-kafka/libs/.copied: apache-kafka/pom.xml
+	rm -rf apache-kafka/libs
+	mvn -q -B -f apache-kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+		-DoutputDirectory=$(CURDIR)/apache-kafka/libs
+	touch $@
+
+kafka-libs: apache-kafka/libs/.copied
+
+# The reference broker: one KRaft node for the suite, three for the cluster tests. Without java
+# or mvn the phase is skipped with one line, except in CI, where it must run.
+test-kafka: $(VENV)/.test-installed
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
+		$(MAKE) --no-print-directory kafka-libs && $(BIN)/pytest --broker kafka $(PYTEST_ARGS); \
+	elif [ "$$CI" = "true" ]; then \
+		echo "test-kafka: CI needs java and mvn to run Apache Kafka"; exit 1; \
+	else \
+		echo "test-kafka: skipped: install Java 17 and Maven (e.g. apt-get install openjdk-17-jdk-headless maven)"; \
+	fi
 
 # tansu proves we rely on no quirk of one broker; tests needing idempotence or persistence skip.
 test-tansu: $(VENV)/.test-installed

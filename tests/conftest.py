@@ -1,7 +1,8 @@
 """Session fixtures: one real broker and one real Schema Registry for the whole run.
 
-``--broker noida`` (default) or ``--broker tansu`` starts that broker as a child process;
-``--kafka-bootstrap`` and ``--schema-registry-url`` use running ones instead and start nothing.
+``--broker noida`` (default), ``--broker kafka`` (Apache Kafka, one KRaft node) or ``--broker
+tansu`` starts that broker as a child process; ``--kafka-bootstrap`` and ``--schema-registry-url``
+use running ones instead and start nothing.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from shop.children import free_port, noida_broker, schema_registry, tansu_broker
+from shop.children import ChildProcess, noida_broker, schema_registry
+from tests.brokers import free_port, kafka_broker, kafka_missing, kafka_nodes, tansu_broker
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("shop")
-    group.addoption("--broker", choices=["noida", "tansu"], default="noida",
+    group.addoption("--broker", choices=["noida", "kafka", "tansu"], default="noida",
                     help="which Kafka-compatible broker the session starts")  # fmt: skip
     group.addoption("--kafka-bootstrap", default=None,
                     help="use this running broker instead of starting one")  # fmt: skip
@@ -28,8 +30,24 @@ def broker_kind(config: pytest.Config) -> str:
     return "external" if config.getoption("--kafka-bootstrap") else str(config.getoption("--broker"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if broker_kind(config) == "kafka" and (missing := kafka_missing()) is not None:
+        raise pytest.UsageError(f"--broker kafka: {missing}")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if broker_kind(config) != "tansu":
+    kind = broker_kind(config)
+    if kind != "kafka":
+        skip_cluster = pytest.mark.skip(reason="starts an Apache Kafka cluster: the kafka run")
+        for item in items:
+            if "cluster" in item.keywords:
+                item.add_marker(skip_cluster)
+    if kind == "kafka":
+        skip_embedded = pytest.mark.skip(reason="starts its own noida-db; the noida run covers it")
+        for item in items:
+            if "embedded" in item.keywords:
+                item.add_marker(skip_embedded)
+    if kind != "tansu":
         return
     skip_idem = pytest.mark.skip(reason="tansu has no idempotent producer")
     skip_persist = pytest.mark.skip(reason="tansu keeps nothing across a restart")
@@ -61,13 +79,21 @@ async def bootstrap_servers(pytestconfig: pytest.Config, run_dir: Path) -> Async
     if external:
         yield str(external)
         return
-    port = free_port()
-    if broker_kind(pytestconfig) == "tansu":
-        child = tansu_broker("127.0.0.1", port, run_dir / "tansu.log")
-    else:
-        child = noida_broker("127.0.0.1", port, run_dir / "noida", run_dir / "noida.log")
+    child, bootstrap = broker_of_kind(broker_kind(pytestconfig), run_dir)
     async with child.running():
-        yield f"127.0.0.1:{port}"
+        yield bootstrap
+
+
+def broker_of_kind(kind: str, directory: Path) -> tuple[ChildProcess, str]:
+    """A new broker of ``kind`` keeping what it must under ``directory``, and its address."""
+    if kind == "kafka":
+        node = kafka_nodes(directory, 1)[0]
+        return kafka_broker(node, [node]), node.bootstrap
+    port = free_port()
+    if kind == "tansu":
+        return tansu_broker("127.0.0.1", port, directory / "tansu.log"), f"127.0.0.1:{port}"
+    broker = noida_broker("127.0.0.1", port, directory / "noida", directory / "noida.log")
+    return broker, f"127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

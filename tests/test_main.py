@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shop.children import free_port
+from tests.brokers import free_port
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.embedded

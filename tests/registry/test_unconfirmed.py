@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shop.children import free_port, noida_broker
+from shop.children import noida_broker
+from tests.brokers import free_port
 from tests.conftest import broker_kind
 from tests.registry.conftest import body, record
 from tests.registry.test_restart import registry_on

@@ -11,12 +11,13 @@ import pytest
 import simplejson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shop.children import ChildProcess, free_port, noida_broker, schema_registry, tansu_broker
+from shop.children import ChildProcess, schema_registry
 from shop.codec import OrderEventCodec
 from shop.events import OrderEvent
 from shop.kafka import KafkaAdmin
 from shop.settings import Settings
-from tests.conftest import broker_kind
+from tests.brokers import free_port
+from tests.conftest import broker_kind, broker_of_kind
 from tests.waiting import unique
 
 
@@ -44,7 +45,10 @@ async def create(http: aiohttp.ClientSession, cart_url: str, order_id: str, item
 
 async def records_of(bootstrap: str, topic: str, partitions: int, order_id: str) -> list[Any]:
     """Every record of ``order_id`` on ``topic``, in log order (raw, as aiokafka gives them)."""
-    consumer: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    # earliest: a reset racing seek_to_beginning after assign() must not land at the end.
+    consumer: Any = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, partition) for partition in range(partitions)]
@@ -96,12 +100,7 @@ def own_broker(pytestconfig: pytest.Config, tmp_path: Path) -> tuple[ChildProces
     """A broker of the session's kind that only this test uses (to stop or pause), and its address."""
     if broker_kind(pytestconfig) == "external":
         pytest.skip("needs a broker of its own to stop or pause")
-    port = free_port()
-    if broker_kind(pytestconfig) == "tansu":
-        broker = tansu_broker("127.0.0.1", port, tmp_path / "tansu.log")
-    else:
-        broker = noida_broker("127.0.0.1", port, tmp_path / "noida", tmp_path / "noida.log")
-    return broker, f"127.0.0.1:{port}"
+    return broker_of_kind(broker_kind(pytestconfig), tmp_path)
 
 
 def own_registry(settings: Settings, tmp_path: Path) -> tuple[ChildProcess, Settings]:

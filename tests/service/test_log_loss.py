@@ -26,7 +26,10 @@ BURST = 40
 
 async def orders_in_log(bootstrap: str, topic: str, partitions: int) -> set[str]:
     """The keys the topic holds now (once the restarted broker serves it again)."""
-    consumer: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    # earliest: a reset racing seek_to_beginning after assign() must not land at the end.
+    consumer: Any = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, partition) for partition in range(partitions)]

@@ -25,7 +25,10 @@ from shop.orders.dead_letters import original_headers
 
 async def dead_letters(bootstrap: str, topic: str) -> list[Any]:
     """Every record of the (single-partition) dead-letter topic, in order."""
-    consumer: Any = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    # earliest: a reset racing seek_to_beginning after assign() must not land at the end.
+    consumer: Any = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)
