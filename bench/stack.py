@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,11 +19,17 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from shop.children import free_port
-
 # /health asks the broker and the registry at most once a second (later calls share the answer);
 # 25 ms is the resolution of start-up and rebuild times.
 POLL_INTERVAL_S = 0.025
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on now (another process may still take it before we do)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class StackError(RuntimeError):

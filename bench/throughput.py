@@ -16,9 +16,8 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from shop.children import free_port
-
 from bench import cpu, wrk
+from bench.stack import free_port
 
 CONNECTIONS = 64
 WARM_UP_S = 2.0
