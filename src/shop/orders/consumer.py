@@ -133,6 +133,8 @@ class OrderViewConsumer:
         # What the broker acknowledged to the cart and the view has not read yet, by offset.
         self._acked: dict[Any, dict[int, _Acked]] = {}
         self._waiting_for_registry = False
+        # A loss the writer found (see expect), for the consumer's loop to act on.
+        self._lost: LogLost | None = None
         # The versions the view held before a rebuild for lost records, to count what changed.
         self._before_rebuild: dict[OrderId, int] | None = None
 
@@ -232,10 +234,10 @@ class OrderViewConsumer:
         # Read already: the record there was this event, so the view holds it (or a later one).
         held = self._store.held(order_id)
         if held is None or held.event.order_version < version:
-            self._note_loss(
-                LogLost(f"{tp.topic}-{partition}@{offset} held another record than version "
-                        f"{version} of order {order_id}, which the broker had acknowledged", 1)
-            )  # fmt: skip
+            # The consumer's loop says so and rebuilds the view (without this event).
+            self._lost = LogLost(f"{tp.topic}-{partition}@{offset} held another record than "
+                                 f"version {version} of order {order_id}, which the broker had "
+                                 "acknowledged", 1)  # fmt: skip
 
     def _progress(self) -> int:
         return sum(self._applied.values())
@@ -257,6 +259,9 @@ class OrderViewConsumer:
                         self._advanced.notify_all()
                     await self._consumer.commit(offsets)
                 self._check_log_end()
+                if self._lost is not None:
+                    lost, self._lost = self._lost, None
+                    raise lost
                 if not self.caught_up.is_set():
                     await self._check_caught_up()
                 backoff = 0.1
