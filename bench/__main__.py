@@ -9,10 +9,12 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bench import e2e, health_memory, machine, rebuild, report, stack, throughput, wrk
+from bench import (
+    e2e, health_memory, machine, rebuild, report, scan_interference, stack, throughput, wrk,
+)  # fmt: skip
 
 OUT_DIR = Path(__file__).parent / "out"
-PARTS = ("echo", "create-order", "e2e", "rebuild", "health-memory")
+PARTS = ("echo", "create-order", "e2e", "rebuild", "health-memory", "scan-interference")
 
 
 def main() -> None:
@@ -31,7 +33,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {','.join(PARTS)}")
     events = [int(n) for n in args.events.split(",")]
-    if parts & {"echo", "create-order", "rebuild"}:  # the parts that drive wrk
+    # The parts that drive wrk.
+    if parts & {"echo", "create-order", "rebuild", "scan-interference"}:
         wrk.ensure_wrk()
     results = asyncio.run(run(parts, args.duration, args.rate, events))
     print(report.table(results))
@@ -65,6 +68,12 @@ async def run(parts: set[str], duration_s: float, rate: int, events: list[int]) 
         _progress(f"service RSS over {health_memory.CALLS:,} GET /health")
         async with _service("health-memory") as service:
             results.health_memory = await health_memory.run(service)
+    if "scan-interference" in parts:
+        _progress(
+            f"create-order at {scan_interference.RATE_PER_S}/s beside getAllOrderIdsFromTopic "
+            f"scans of {scan_interference.ORDERS:,} orders"
+        )
+        results.scan_interference = await scan_interference.run(OUT_DIR / "data", duration_s)
     results.load_after = machine.load_average()
     return results
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.e2e import E2eResult
 from bench.health_memory import HealthMemory
 from bench.rebuild import RESOLUTION_S, RebuildResult
+from bench.scan_interference import Creates, ScanInterference
 from bench.throughput import Throughput
 
 MIB = 2**20
@@ -32,6 +33,7 @@ class Results:
     e2e: E2eResult | None = None
     rebuilds: list[RebuildResult] = dataclasses.field(default_factory=list)
     health_memory: HealthMemory | None = None
+    scan_interference: ScanInterference | None = None
 
 
 def write_json(results: Results, path: Path) -> None:
@@ -47,6 +49,8 @@ def table(results: Results) -> str:
     rows += _rebuild_rows(results.rebuilds)
     if results.health_memory is not None:
         rows.append(_health_memory_row(results.health_memory))
+    if results.scan_interference is not None:
+        rows += _scan_rows(results.scan_interference)
     lines = [
         _machine_line(results),
         "",
@@ -194,3 +198,48 @@ def _health_memory_row(h: HealthMemory) -> tuple[str, str, str]:
     )
     target = f"flat (< +{TARGET_HEALTH_GROWTH_MIB:g} MiB): {_met(growth < TARGET_HEALTH_GROWTH_MIB)}"
     return f"service RSS over {h.calls:,} GET /health", value, target
+
+
+def _scan_rows(s: ScanInterference) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for run in s.runs:
+        limit = (
+            "default scan limit"
+            if run.scan_concurrency is None
+            else f"SHOP_SCAN_CONCURRENCY={run.scan_concurrency}"
+        )
+        scans = run.scans
+        answers = ", ".join(f"{count} × {status}" for status, count in scans.statuses.items())
+        rows += [
+            (
+                f"create-order at {s.rate_per_s}/s for {s.seconds:g} s, alone ({limit})",
+                _creates_cell(run.alone),
+                "",
+            ),
+            (
+                f"same while {s.scanners} clients scan {s.orders:,} orders ({limit})",
+                _creates_cell(run.loaded),
+                "",
+            ),
+            (
+                f"those scans ({limit})",
+                f"{answers}; 200s took p50 {scans.p50_s:.2f} s, max {scans.max_s:.2f} s "
+                f"(fewest ids {scans.fewest_ids:,}, {scans.partial} partial); "
+                f"slowest 429 {scans.max_429_ms:.1f} ms",
+                "",
+            ),
+            (
+                f"service RSS over those scans ({limit})",
+                f"{run.rss_before_bytes / MIB:.0f} MiB before, peak "
+                f"{run.rss_peak_bytes / MIB:.0f} MiB, {run.rss_after_bytes / MIB:.0f} MiB after",
+                "",
+            ),
+        ]
+    return rows
+
+
+def _creates_cell(c: Creates) -> str:
+    return (
+        f"p50 {c.p50_ms:.1f} ms, p99 {c.p99_ms:.1f} ms, max {c.max_ms:.1f} ms "
+        f"({c.answered} created, {c.failed} failed; service CPU {c.service_cpu_s:.1f} s)"
+    )

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -61,7 +62,10 @@ class Service:
         return sum(int(child.memory_info().rss) for child in children)
 
 
-def start(data_dir: Path, topic: str, log_path: Path) -> Service:
+def start(
+    data_dir: Path, topic: str, log_path: Path, settings: Mapping[str, str] | None = None
+) -> Service:
+    """Spawn the service; ``settings`` are more ``SHOP_`` variables (a scan limit, say)."""
     host = "127.0.0.1"
     cart_port, orders_port = free_port(host), free_port(host)
     env = {
@@ -73,6 +77,7 @@ def start(data_dir: Path, topic: str, log_path: Path) -> Service:
         "SHOP_EMBEDDED_REGISTRY_PORT": str(free_port(host)),
         "SHOP_DATA_DIR": str(data_dir),
         "SHOP_TOPIC": topic,
+        **(settings or {}),
     }
     for inherited in ("SHOP_KAFKA_BOOTSTRAP_SERVERS", "SHOP_SCHEMA_REGISTRY_URL"):
         env.pop(inherited, None)
