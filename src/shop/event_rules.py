@@ -77,16 +77,20 @@ def judge(event: OrderEvent, key: bytes | None, offset: int, held: Held | None) 
     if held is None:
         return APPLY
     current = held.event
-    if version < current.order_version or offset <= held.offset:
+    if version < current.order_version:
         return SKIP
     if version == current.order_version:
         if event.event_id == current.event_id:
             return SKIP  # the same event written twice (a producer retry without idempotence)
+        winner = "this one, later in the log," if offset > held.offset else "that one"
         return Judgement(
             Verdict.CONFLICT,
-            f"orderVersion {version} of order {event.order_id} was already taken by event "
-            f"{current.event_id} at offset {held.offset}; this later one wins",
+            f"orderVersion {version} of order {event.order_id} is claimed by event "
+            f"{event.event_id} at offset {offset} and by {current.event_id} at offset "
+            f"{held.offset}; {winner} wins",
         )
+    if offset <= held.offset:
+        return SKIP
     return _follows(event.order, current.order)
 
 

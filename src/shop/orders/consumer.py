@@ -312,14 +312,16 @@ class OrderViewConsumer:
     def _holds(self, record: Any) -> bool:
         """Whether the view already has this record's event (by its orderVersion header), so
         decoding it could change nothing: the cart's own events, and replays of them. Skipping
-        never changes the view, so a header that lies can only make its record ignored."""
+        never changes the view, so a header that lies can only make its record ignored. A record
+        with the held version elsewhere in the log is decoded: it may be a second claim to it."""
         version = header_version(record.headers)
         if version is None or record.key is None:
             return False
         held = self._store.held(OrderId(record.key.decode("utf-8", errors="replace")))
         if held is None:
             return False
-        return (version, record.offset) <= (held.event.order_version, held.offset)
+        held_version = held.event.order_version
+        return version < held_version or (version, record.offset) == (held_version, held.offset)
 
     async def _refuse(self, record: Any, reason: str) -> None:
         """Dead-letter a record the view cannot apply, unless an earlier run already did."""
