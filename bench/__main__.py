@@ -27,7 +27,12 @@ def main() -> None:
     parser.add_argument(
         "--only", default=",".join(PARTS), help=f"comma-separated parts of {','.join(PARTS)}"
     )
+    parser.add_argument(
+        "--broker", choices=stack.BROKERS, default="noida",
+        help="noida: the embedded stack, as make run starts it; kafka: Apache Kafka (one node)",
+    )  # fmt: skip
     args = parser.parse_args()
+    stack.broker = args.broker
     parts = set(args.only.split(","))
     unknown = parts - set(PARTS)
     if unknown:
@@ -43,8 +48,18 @@ def main() -> None:
 
 
 async def run(parts: set[str], duration_s: float, rate: int, events: list[int]) -> report.Results:
+    try:
+        return await _measure(parts, duration_s, rate, events)
+    finally:
+        await stack.close()
+
+
+async def _measure(
+    parts: set[str], duration_s: float, rate: int, events: list[int]
+) -> report.Results:
     shutil.rmtree(OUT_DIR / "data", ignore_errors=True)
-    results = report.Results(machine.describe(), load_before=machine.load_average())
+    described = {**machine.describe(), "broker": stack.broker}
+    results = report.Results(described, load_before=machine.load_average())
     if "echo" in parts:
         _progress("bare echo server (asyncio, then uvloop for reference)")
         results.echo = await throughput.measure_echo(duration_s)
@@ -82,7 +97,7 @@ async def run(parts: set[str], duration_s: float, rate: int, events: list[int]) 
 async def _service(name: str) -> AsyncIterator[stack.Service]:
     """The service on a data directory and topic of its own, ready."""
     data_dir = OUT_DIR / "data" / name
-    service = stack.start(data_dir, f"bench-{name}", data_dir / "service.log")
+    service = await stack.start(data_dir, f"bench-{name}", data_dir / "service.log")
     try:
         await stack.wait_ready(service)
         yield service

@@ -62,7 +62,7 @@ async def profile(py_spy: str, part: str, duration_s: float, events: int) -> Non
     if part == "rebuild":
         await fill_topic(data_dir, events)
     topic = FULL_TOPIC if part == "rebuild" else EMPTY_TOPIC
-    service = stack.start(data_dir, topic, data_dir / "service.log")
+    service = await stack.start(data_dir, topic, data_dir / "service.log")
     samples = OUT_DIR / f"profile-{part}.txt"
     recorder: subprocess.Popen[bytes] | None = None
     try:

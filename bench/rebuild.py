@@ -60,14 +60,16 @@ async def run(events: int, out_dir: Path, starts: int = 3, get_all_repeats: int 
     get_all_s: list[float] = []
     children_rss = 0
     for start in range(starts):
-        service = stack.start(data_dir, EMPTY_TOPIC, data_dir / f"service-empty-{start}.log")
+        log = data_dir / f"service-empty-{start}.log"
+        service = await stack.start(data_dir, EMPTY_TOPIC, log)
         try:
             empty_s.append(await stack.wait_ready(service) - service.started_at)
             empty_cpu_s.append(cpu.seconds(service.process.pid))
             rss_empty.append(service.rss_bytes())
         finally:
             stack.stop(service)
-        service = stack.start(data_dir, FULL_TOPIC, data_dir / f"service-full-{start}.log")
+        log = data_dir / f"service-full-{start}.log"
+        service = await stack.start(data_dir, FULL_TOPIC, log)
         try:
             full_s.append(await stack.wait_ready(service, events) - service.started_at)
             full_cpu_s.append(cpu.seconds(service.process.pid))
@@ -99,7 +101,7 @@ async def run(events: int, out_dir: Path, starts: int = 3, get_all_repeats: int 
 
 async def _fill(data_dir: Path, events: int) -> float:
     """Create ``events`` orders on the full topic; return the rate wrk achieved."""
-    service = stack.start(data_dir, FULL_TOPIC, data_dir / "service-fill.log")
+    service = await stack.start(data_dir, FULL_TOPIC, data_dir / "service-fill.log")
     try:
         await stack.wait_ready(service)
         prefix = f"fill-{uuid.uuid4().hex[:8]}"

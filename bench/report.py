@@ -64,7 +64,8 @@ def table(results: Results) -> str:
 def _machine_line(results: Results) -> str:
     m = results.machine
     return (
-        f"{m['date']}, commit {m['commit']}: {m['cpus']} CPUs ({m['cpu_model']}), "
+        f"{m['date']}, commit {m['commit']}, broker {m.get('broker', 'noida')}: "
+        f"{m['cpus']} CPUs ({m['cpu_model']}), "
         f"{m['memory_gib']} GiB, Python {m['python']}, Linux {m['kernel']}; "
         f"load average {results.load_before} before, {results.load_after} after"
     )

@@ -96,7 +96,7 @@ async def run(out_dir: Path, seconds: float = 10.0) -> ScanInterference:
     for concurrency in CONCURRENCIES:
         settings = {} if concurrency is None else {"SHOP_SCAN_CONCURRENCY": str(concurrency)}
         log = data_dir / f"service-scans-{concurrency or 'default'}.log"
-        service = stack.start(data_dir, FULL_TOPIC, log, settings)
+        service = await stack.start(data_dir, FULL_TOPIC, log, settings)
         try:
             await stack.wait_ready(service, ORDERS)
             runs.append(await _run(service, concurrency, seconds))

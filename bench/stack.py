@@ -1,12 +1,16 @@
-"""The service on its embedded broker and registry, as a child ``python -m shop``.
+"""The service as a child ``python -m shop``, on its embedded broker and registry, or with
+``--broker kafka`` on Apache Kafka (one KRaft node, tests/brokers.py) and the project's registry.
 
 Each start gets free ports and the data directory and topic it is given, so measurements do not
-mix; ``wait_ready`` returns the moment ``/health`` first reports the view caught up.
+mix; ``wait_ready`` returns the moment ``/health`` first reports the view caught up. On Kafka,
+each data directory gets a broker and a registry of its own, started at its first service start
+and kept for the later ones (as the embedded broker keeps its data dir), until ``close``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -19,6 +23,17 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+
+from shop.children import schema_registry
+
+# The tests' starter of Apache Kafka: formats a node's storage once, then runs kafka.Kafka.
+from tests.brokers import kafka_broker, kafka_missing, kafka_nodes
+
+BROKERS = ("noida", "kafka")
+# Which broker the services run on: "noida" (embedded) or "kafka"; set once by the command line.
+broker = "noida"
+_external: dict[Path, dict[str, str]] = {}
+_children = contextlib.AsyncExitStack()
 
 # /health asks the broker and the registry at most once a second (later calls share the answer);
 # 25 ms is the resolution of start-up and rebuild times.
@@ -62,10 +77,11 @@ class Service:
         return sum(int(child.memory_info().rss) for child in children)
 
 
-def start(
+async def start(
     data_dir: Path, topic: str, log_path: Path, settings: Mapping[str, str] | None = None
 ) -> Service:
     """Spawn the service; ``settings`` are more ``SHOP_`` variables (a scan limit, say)."""
+    external = await _kafka_for(data_dir) if broker == "kafka" else {}
     host = "127.0.0.1"
     cart_port, orders_port = free_port(host), free_port(host)
     env = {
@@ -81,6 +97,7 @@ def start(
     }
     for inherited in ("SHOP_KAFKA_BOOTSTRAP_SERVERS", "SHOP_SCHEMA_REGISTRY_URL"):
         env.pop(inherited, None)
+    env.update(external)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         started_at = time.monotonic()
@@ -165,3 +182,28 @@ def stop(service: Service, grace_s: float = 30.0) -> None:
         service.process.wait()
         for child in children:
             child.kill()
+
+
+async def _kafka_for(data_dir: Path) -> dict[str, str]:
+    """The settings of the Kafka broker and registry of ``data_dir``, started on first use."""
+    if data_dir not in _external:
+        if (missing := kafka_missing()) is not None:
+            raise StackError(f"--broker kafka: {missing}")
+        node = kafka_nodes(data_dir, 1)[0]
+        await _children.enter_async_context(kafka_broker(node, [node]).running())
+        port = free_port()
+        registry = schema_registry(
+            "127.0.0.1", port, node.bootstrap, data_dir / "logs" / "registry.log"
+        )
+        await _children.enter_async_context(registry.running())
+        _external[data_dir] = {
+            "SHOP_KAFKA_BOOTSTRAP_SERVERS": node.bootstrap,
+            "SHOP_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{port}",
+        }
+    return _external[data_dir]
+
+
+async def close() -> None:
+    """Stop every broker and registry ``--broker kafka`` started."""
+    await _children.aclose()
+    _external.clear()
