@@ -17,8 +17,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shop.errors import TooManyScans
-from shop.kafka import bounded, close_quietly
+from shop.errors import TooManyScans, TopicNotAllowed, echo
+from shop.kafka import KafkaAdmin, bounded, close_quietly
 
 # Records decoded between two yields to the event loop: well under a millisecond of work.
 BATCH_RECORDS = 500
@@ -37,6 +37,49 @@ class PartialReason(enum.StrEnum):
 class TopicKeys:
     keys: list[str]  # distinct and sorted
     partial: PartialReason | None  # None when every partition was read to its end
+
+
+class TopicReader:
+    """The reader behind getAllOrderIdsFromTopic: which topics may be read, and their keys, read
+    by at most ``concurrency`` scans at once within the bounds of one scan."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        admin: KafkaAdmin,
+        allowed: frozenset[str],
+        *,
+        max_records: int,
+        timeout_s: float,
+        concurrency: int,
+    ) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._admin = admin
+        self._allowed = sorted(allowed)
+        self._max_records = max_records
+        self._timeout_s = timeout_s
+        # A scan holds its slot for at most about the request timeout.
+        self._slots = ScanSlots(concurrency, timeout_s)
+
+    async def keys(self, topic: str) -> TopicKeys:
+        """The keys of ``topic``: :class:`TopicNotAllowed` unless it is one of the allowed ones,
+        :class:`TooManyScans` when every slot is taken."""
+        # Refused whether it exists or not: the answer tells nothing about the cluster's other
+        # topics.
+        if topic not in self._allowed:
+            raise TopicNotAllowed(
+                f"topic {echo(topic)} may not be read here; the topics this service may read "
+                "are: " + ", ".join(self._allowed)
+            )
+        with self._slots.taken():
+            partitions = await self._admin.partitions_of(topic)
+            return await read_topic_keys(
+                self._bootstrap_servers,
+                topic,
+                partitions,
+                max_records=self._max_records,
+                timeout_s=self._timeout_s,
+            )
 
 
 async def read_topic_keys(

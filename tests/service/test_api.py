@@ -101,11 +101,11 @@ async def test_final_status_is_locked_and_a_repeat_writes_no_event(
     url = f"{service.cart_url}/update-order"
     async with http.put(url, json={"orderId": order_id, "status": "cancelled"}) as response:
         assert response.status == 200
-    version = service.shared.store.get(order_id)[1]  # type: ignore[arg-type, index]
+    version = service.view.store.get(order_id)[1]  # type: ignore[arg-type, index]
     async with http.put(url, json={"orderId": order_id, "status": "cancelled"}) as response:
         status, body = await answer(response)
     assert (status, body["order"]["status"]) == (200, "cancelled")
-    assert service.shared.store.get(order_id)[1] == version  # type: ignore[arg-type, index]
+    assert service.view.store.get(order_id)[1] == version  # type: ignore[arg-type, index]
     async with http.put(url, json={"orderId": order_id, "status": "new"}) as response:
         status, body = await answer(response)
     assert (status, body["error"]) == (409, "status_locked")
@@ -272,4 +272,4 @@ async def test_concurrent_creates_of_one_id_make_one_order(
 
     statuses = await asyncio.gather(*(attempt() for _ in range(10)))
     assert sorted(statuses) == [201] + [409] * 9
-    assert service.shared.store.get(order_id)[1] == 1  # type: ignore[arg-type, index]
+    assert service.view.store.get(order_id)[1] == 1  # type: ignore[arg-type, index]

@@ -188,7 +188,7 @@ async def test_a_killed_real_broker_keeps_every_acknowledged_write(
         await broker.start()
         async with load_on(service, http) as after:
             await acknowledgements(after, 10)
-        assert service.shared.view.loss.detected == 0
+        assert service.view.consumer.loss.detected == 0
         await _every_acknowledged_create_is_kept(service, load, settings)
 
 
@@ -197,8 +197,8 @@ async def _every_acknowledged_create_is_kept(
 ) -> None:
     assert settings.kafka_bootstrap_servers is not None
     acked = {order_id for _, order_id in load.acked}
-    await service.shared.view.read_to_end()
-    assert not [o for o in acked if service.shared.store.get(o) is None], "missing in the view"
+    await service.view.consumer.read_to_end()
+    assert not [o for o in acked if service.view.store.get(o) is None], "missing in the view"
     logged = {
         record.key.decode()
         for record in await _records(
@@ -206,7 +206,7 @@ async def _every_acknowledged_create_is_kept(
         )
     }
     assert acked <= logged, f"{len(acked - logged)} acknowledged creates are not on the log"
-    assert service.shared.view.loss.report() is None, "a loss was reported where none was"
+    assert service.view.consumer.loss.report() is None, "a loss was reported where none was"
 
 
 async def _admin(bootstrap: str) -> Any:

@@ -22,9 +22,9 @@ async def test_concurrent_updates_of_one_order_make_consecutive_versions(
     statuses = list(itertools.islice(itertools.cycle(["confirmed", "new", "shipped"]), 50))
     codes = await asyncio.gather(*(put_status(http, service.cart_url, order_id, s) for s in statuses))
     assert set(codes) == {200}
-    settings = service.shared.settings
+    settings = service.settings
     found = await events_of(
-        service.broker, settings.topic, settings.topic_partitions, service.shared.codec, order_id
+        service.broker, settings.topic, settings.topic_partitions, service.codec, order_id
     )
     assert all(isinstance(event, OrderEvent) for event in found)
     versions = [event.order_version for event in found]
@@ -32,7 +32,7 @@ async def test_concurrent_updates_of_one_order_make_consecutive_versions(
     assert len({event.event_id for event in found}) == len(found)
     for before, after in itertools.pairwise(found):
         assert before.order.status != after.order.status  # a repeat writes no event
-    view = service.shared.store.get(order_id)  # type: ignore[arg-type]
+    view = service.view.store.get(order_id)  # type: ignore[arg-type]
     assert view == (found[-1].order, found[-1].order_version)
 
 
@@ -52,10 +52,10 @@ async def test_create_and_update_racing_on_a_new_id(
     codes = await asyncio.gather(create_once(), create_once(), *updates)
     assert sorted(codes[:2]) == [201, 409]
     assert set(codes[2:]) <= {200, 404}
-    settings = service.shared.settings
+    settings = service.settings
     found = await events_of(
-        service.broker, settings.topic, settings.topic_partitions, service.shared.codec, order_id
+        service.broker, settings.topic, settings.topic_partitions, service.codec, order_id
     )
     assert [event.order_version for event in found] == list(range(1, len(found) + 1))
     assert found[0].event_type == "ORDER_CREATED"
-    assert service.shared.store.get(order_id) == (found[-1].order, len(found))  # type: ignore[arg-type]
+    assert service.view.store.get(order_id) == (found[-1].order, len(found))  # type: ignore[arg-type]

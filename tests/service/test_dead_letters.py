@@ -48,7 +48,7 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, 
 
 
 async def dead_letters_of(service: RunningService, key: bytes) -> list[Any]:
-    settings = service.shared.settings
+    settings = service.settings
     return await records_of(service.broker, settings.dead_letters, 1, key.decode())
 
 
@@ -71,13 +71,12 @@ async def test_events_that_break_the_carts_rules_are_dead_lettered_and_change_no
 ) -> None:
     """A negative total, quantity 0, a forged huge version and a key that is not the orderId are
     refused: each lands on the dead-letter topic as it was, with its source and reason."""
-    shared = service.shared
-    codec, topic = shared.codec, shared.settings.topic
+    codec, topic = service.codec, service.settings.topic
     victim = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
     assert await put_status(http, service.cart_url, victim, "delivered") == 200
-    held, version = shared.store.get(victim)  # type: ignore[misc]
+    held, version = service.view.store.get(victim)  # type: ignore[misc]
     target = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
-    fresh_order, _ = shared.store.get(target)  # type: ignore[misc]
+    fresh_order, _ = service.view.store.get(target)  # type: ignore[misc]
 
     negative = forged_create(unique("ORDER"), total_amount=Decimal("-50.00"))
     base = _any_order("X")
@@ -136,7 +135,7 @@ async def test_a_restarted_view_does_not_dead_letter_a_record_twice(
         await produce(first.broker, settings.topic, [(key, b"not an event")])
         await wait_until(lambda: _count(first, key, 1), what="the first dead letter")
     async with running_service(settings) as second:
-        report = second.shared.view.report()
+        report = second.view.consumer.report()
         assert (report["refused"], report["deadLettered"]) == (1, 0)
         assert len(await dead_letters_of(second, key)) == 1
         # A new bad record is still dead-lettered by the restarted view.
@@ -156,24 +155,24 @@ async def test_of_two_events_claiming_one_version_the_later_wins_and_is_counted(
     settings = fresh(service_settings)
     async with running_service(settings) as service:
         order_id = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
-        held, _ = service.shared.store.get(order_id)  # type: ignore[misc]
+        held, _ = service.view.store.get(order_id)  # type: ignore[misc]
         confirmed = events.updated(held.with_status(OrderStatus.CONFIRMED), 1, NOW)
         shipped = events.updated(held.with_status(OrderStatus.SHIPPED), 1, NOW)
-        codec = service.shared.codec
+        codec = service.codec
         await produce(service.broker, settings.topic,
                       [(order_id.encode(), codec.encode(confirmed)),
                        (order_id.encode(), codec.encode(shipped))])  # fmt: skip
 
         async def conflict_seen() -> bool:
-            return service.shared.view.conflicts == 1
+            return service.view.consumer.conflicts == 1
 
         await wait_until(conflict_seen, what="the conflict to be counted")
-        assert service.shared.store.get(order_id) == (shipped.order, 2)
+        assert service.view.store.get(order_id) == (shipped.order, 2)
         status, body = await details(http, service, order_id)
         assert (status, body["status"]) == (200, "shipped")
     async with running_service(dataclasses.replace(settings, consumer_group=unique("g"))) as replay:
-        assert replay.shared.store.get(order_id) == (shipped.order, 2)
-        assert replay.shared.view.report()["versionConflicts"] == 1
+        assert replay.view.store.get(order_id) == (shipped.order, 2)
+        assert replay.view.consumer.report()["versionConflicts"] == 1
 
 
 async def test_a_registry_outage_is_waited_out_never_dead_lettered(
@@ -184,12 +183,12 @@ async def test_a_registry_outage_is_waited_out_never_dead_lettered(
     registry, settings = own_registry(service_settings, tmp_path)
     async with registry.running(), running_service(settings) as service:
         order_id = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
-        held, version = service.shared.store.get(order_id)  # type: ignore[misc]
+        held, version = service.view.store.get(order_id)  # type: ignore[misc]
         # A newer, compatible writer schema (one more field with a default), registered now.
         schema = order_event_schema()
         schema["fields"].append({"name": "note", "type": "string", "default": ""})
         async with http.post(
-            f"{settings.schema_registry_url}/subjects/{service.shared.codec.subject}/versions",
+            f"{settings.schema_registry_url}/subjects/{service.codec.subject}/versions",
             json={"schema": json.dumps(schema)},
             headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
         ) as response:
@@ -204,7 +203,7 @@ async def test_a_registry_outage_is_waited_out_never_dead_lettered(
         await produce(service.broker, settings.topic, [(order_id.encode(), payload.getvalue())])
 
         async def view_waiting() -> bool:
-            return service.shared.view.report()["caughtUp"] is False
+            return service.view.consumer.report()["caughtUp"] is False
 
         await wait_until(view_waiting, what="the view to say it is behind")
         async with http.get(f"{service.orders_url}/health") as response:
@@ -213,15 +212,15 @@ async def test_a_registry_outage_is_waited_out_never_dead_lettered(
         await registry.start()
 
         async def applied() -> bool:
-            return service.shared.store.get(order_id) == (shipped.order, version + 1)
+            return service.view.store.get(order_id) == (shipped.order, version + 1)
 
         await wait_until(applied, timeout=30, what="the event once the registry is back")
-        assert service.shared.view.report()["deadLettered"] == 0
+        assert service.view.consumer.report()["deadLettered"] == 0
         await wait_until(lambda: _caught_up(service), what="the view to say it caught up")
 
 
 async def _caught_up(service: RunningService) -> bool:
-    return service.shared.view.report()["caughtUp"] is True
+    return service.view.consumer.report()["caughtUp"] is True
 
 
 async def test_a_dead_letter_can_be_listed_and_replayed_to_its_source_topic(

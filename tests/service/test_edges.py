@@ -100,7 +100,7 @@ async def test_a_client_that_goes_away_mid_body_is_no_server_error(
         if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("shop", "aiohttp")
     ]  # fmt: skip
     assert errors == []
-    assert all(service.shared.store.get(o) is None for o in order_ids)  # type: ignore[arg-type]
+    assert all(service.view.store.get(o) is None for o in order_ids)  # type: ignore[arg-type]
 
 
 async def test_a_write_without_a_json_content_type_is_415(
@@ -124,7 +124,7 @@ async def test_a_write_without_a_json_content_type_is_415(
                 status, answer_body = await answer(response)
             assert (status, answer_body["error"]) == (415, "unsupported_media_type"), headers
             assert "Content-Type: application/json" in answer_body["message"]
-    assert service.shared.store.get(order_id) is None  # type: ignore[arg-type]
+    assert service.view.store.get(order_id) is None  # type: ignore[arg-type]
     async with http.post(
         f"{service.cart_url}/create-order",
         data=json.dumps(writes[0][2]).encode(),

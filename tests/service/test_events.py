@@ -55,7 +55,7 @@ async def test_events_decode_with_confluent_avro_deserializer(
         f"{service.cart_url}/update-order", json={"orderId": order["orderId"], "status": "shipped"}
     ) as response:
         _, updated = await answer(response)
-    settings = service.shared.settings
+    settings = service.settings
     records = await asyncio.to_thread(
         read_events, service.broker, service.registry_url, settings.topic,
         settings.topic_partitions, order["orderId"], 2,
@@ -64,7 +64,7 @@ async def test_events_decode_with_confluent_avro_deserializer(
     for key, value, _ in records:
         assert key == order["orderId"].encode("utf-8")
         magic, schema_id = struct.unpack(">bI", value[:5])
-        assert (magic, schema_id) == (0, service.shared.codec.schema_id)
+        assert (magic, schema_id) == (0, service.codec.schema_id)
     (_, _, first), (_, _, second) = records
     assert (first["eventType"], first["orderVersion"]) == ("ORDER_CREATED", 1)
     assert (second["eventType"], second["orderVersion"]) == ("ORDER_UPDATED", 2)
@@ -93,7 +93,7 @@ async def test_version_increases_by_one_per_event(
             f"{service.cart_url}/update-order", json={"orderId": order["orderId"], "status": status}
         ) as response:
             assert response.status == 200
-    settings = service.shared.settings
+    settings = service.settings
     records = await asyncio.to_thread(
         read_events, service.broker, service.registry_url, settings.topic,
         settings.topic_partitions, order["orderId"], 4,

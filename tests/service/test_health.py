@@ -1,4 +1,5 @@
-"""/health: 503 only when the service cannot serve, and a probe that costs little."""
+"""/health: 503 only when the service cannot serve, and a probe that costs little; /livez and
+/readyz beside it."""
 
 from __future__ import annotations
 
@@ -60,8 +61,8 @@ async def test_health_calls_share_probes_and_leave_no_memory_behind(
 ) -> None:
     """2,000 health calls on both ports, 20 at a time, make about one broker and one registry
     probe a second between them, and Python-tracked memory is no larger afterwards."""
-    broker_probe = service.shared.admin.broker_probe
-    registry_probe = service.shared.codec.registry_probe
+    broker_probe = service.admin.broker_probe
+    registry_probe = service.codec.registry_probe
 
     async def call(number: int) -> int:
         base = service.cart_url if number % 2 else service.orders_url
@@ -90,3 +91,15 @@ async def test_health_calls_share_probes_and_leave_no_memory_behind(
     assert broker_probe.made - made_before[0] <= most
     assert registry_probe.made - made_before[1] <= most
     assert grown < 1024 * 1024, f"{grown:,} bytes more after {HEALTH_CALLS} health calls"
+
+
+async def test_livez_and_readyz_answer_on_both_ports_of_a_serving_service(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """A caught-up service that can write is live and ready on both ports."""
+    ready = {"status": "ready", "checks": {"kafka": True, "producer": True, "orderView": True}}
+    for base in (service.cart_url, service.orders_url):
+        async with http.get(f"{base}/livez") as response:
+            assert await answer(response) == (200, {"status": "live"})
+        async with http.get(f"{base}/readyz") as response:
+            assert await answer(response) == (200, ready)

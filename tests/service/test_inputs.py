@@ -33,7 +33,7 @@ async def test_json_that_python_would_mishandle_is_400(
             status, body = await answer(response)
         assert (status, body["error"]) == (400, "invalid_request"), body
         assert words in body["message"], body
-    assert service.shared.store.get("ORDER-DUP-2") is None  # type: ignore[arg-type]
+    assert service.view.store.get("ORDER-DUP-2") is None  # type: ignore[arg-type]
 
 
 async def test_a_body_that_does_not_decompress_is_400(

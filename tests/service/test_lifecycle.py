@@ -38,7 +38,7 @@ async def test_view_and_updates_survive_a_restart_of_the_service(
         ) as response:
             status, body = await answer(response)
         assert (status, body["order"]["status"]) == (200, "shipped")
-        assert second.shared.store.get(order_ids[0])[1] == 3  # type: ignore[arg-type, index]
+        assert second.view.store.get(order_ids[0])[1] == 3  # type: ignore[arg-type, index]
         async with http.post(
             f"{second.cart_url}/create-order", json={"orderId": order_ids[1], "itemsCount": 1}
         ) as response:
@@ -70,6 +70,13 @@ async def test_health_is_503_when_the_broker_is_gone(
         async with http.get(f"{service.cart_url}/health") as response:
             status, body = await answer(response)
         assert (status, body["kafka"]) == (503, "disconnected")
+        # Not ready (a load balancer sends no traffic), but alive (nothing restarts it).
+        for base in (service.cart_url, service.orders_url):
+            async with http.get(f"{base}/readyz") as response:
+                status, body = await answer(response)
+            assert (status, body["status"], body["checks"]["kafka"]) == (503, "not_ready", False)
+            async with http.get(f"{base}/livez") as response:
+                assert await answer(response) == (200, {"status": "live"})
         async with http.post(
             f"{service.cart_url}/create-order", json={"orderId": unique("ORDER"), "itemsCount": 1}
         ) as response:
@@ -89,7 +96,7 @@ async def test_health_is_503_when_the_view_stops_following(
         async def broken(values: list[bytes | None]) -> None:
             raise RuntimeError("a bug in applying events")
 
-        monkeypatch.setattr(service.shared.codec, "decode_batch", broken)
+        monkeypatch.setattr(service.codec, "decode_batch", broken)
         await create(http, service.cart_url, unique("ORDER"))
 
         async def unhealthy() -> dict[str, object] | None:

@@ -76,7 +76,7 @@ async def test_records_the_broker_lost_after_acknowledging_them_are_reported_and
 
         await wait_until(topic_saved, what="noida-db to save the topic")
         lost = await _kill_until_the_broker_loses(service, broker, http, settings)
-        view = service.shared.view
+        view = service.view.consumer
 
         async def reported() -> dict[str, Any] | None:
             async with http.get(f"{service.orders_url}/health") as response:
@@ -91,7 +91,7 @@ async def test_records_the_broker_lost_after_acknowledging_them_are_reported_and
         assert order_view["logLoss"]["ordersLost"] >= len(lost)
         assert view.loss.detected >= 1
         for order_id in lost:
-            assert service.shared.store.get(order_id) is None
+            assert service.view.store.get(order_id) is None
             async with http.get(
                 f"{service.orders_url}/order-details", params={"orderId": order_id}
             ) as response:
@@ -112,5 +112,5 @@ async def _kill_until_the_broker_loses(
         if lost:
             return lost
         # It saved in time; the view must not have cried wolf.
-        assert service.shared.view.loss.detected == 0
+        assert service.view.consumer.loss.detected == 0
     pytest.fail(f"noida-db lost none of {BURST} orders in {ATTEMPTS} kills")

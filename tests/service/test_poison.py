@@ -23,36 +23,35 @@ async def test_poison_records_are_skipped_and_later_events_apply(
     event applies."""
     order = await create(http, service.cart_url, unique("ORDER"))
     order_id = order["orderId"]
-    shared = service.shared
     key = order_id.encode()
     poison = [
         b"not avro at all",
         struct.pack(">bI", 0, 2_000_000_000) + b"\x00\x02",
-        struct.pack(">bI", 0, shared.codec.schema_id) + b"\xff" * 40,
+        struct.pack(">bI", 0, service.codec.schema_id) + b"\xff" * 40,
         None,
     ]
-    found = shared.store.get(order_id)
+    found = service.view.store.get(order_id)
     assert found is not None
     current, version = found
     following = events.updated(
         current.with_status(OrderStatus.SHIPPED), version, datetime.now(UTC)
     )
-    before = shared.view.poisoned
+    before = service.view.consumer.poisoned
     producer = AIOKafkaProducer(bootstrap_servers=service.broker)
     await producer.start()
     try:
         for value in poison:
-            await producer.send_and_wait(shared.settings.topic, value, key=key)
+            await producer.send_and_wait(service.settings.topic, value, key=key)
         # Written past the cart, so only the consumer can bring it into the view.
-        await producer.send_and_wait(shared.settings.topic, shared.codec.encode(following), key=key)
+        await producer.send_and_wait(service.settings.topic, service.codec.encode(following), key=key)
     finally:
         await producer.stop()
 
     async def applied() -> bool:
-        return shared.store.get(order_id) == (following.order, version + 1)
+        return service.view.store.get(order_id) == (following.order, version + 1)
 
     await wait_until(applied, what="the event after the poison records in the view")
-    assert shared.view.poisoned - before == len(poison) - 1  # the tombstone is not poison
+    assert service.view.consumer.poisoned - before == len(poison) - 1  # the tombstone is not poison
     async with http.get(
         f"{service.orders_url}/order-details", params={"orderId": order_id}
     ) as response:
@@ -63,8 +62,8 @@ async def test_poison_records_are_skipped_and_later_events_apply(
     ) as response:
         status, _ = await answer(response)
     assert status == 200
-    assert shared.store.get(order_id) is not None
-    assert shared.store.get(order_id)[1] == version + 2  # type: ignore[index]
+    assert service.view.store.get(order_id) is not None
+    assert service.view.store.get(order_id)[1] == version + 2  # type: ignore[index]
 
 
 async def test_records_the_view_already_holds_are_not_decoded(
@@ -72,11 +71,10 @@ async def test_records_the_view_already_holds_are_not_decoded(
 ) -> None:
     """A record whose orderVersion header is below the one the view holds is skipped undecoded."""
     order_id = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
-    shared = service.shared
-    current, version = shared.store.get(order_id)  # type: ignore[misc]
+    current, version = service.view.store.get(order_id)  # type: ignore[misc]
     sentinel = events.updated(current.with_status(OrderStatus.CONFIRMED), version, datetime.now(UTC))
     garbage = b"never decoded"
-    before = shared.view.poisoned
+    before = service.view.consumer.poisoned
     producer = AIOKafkaProducer(bootstrap_servers=service.broker)
     await producer.start()
     try:
@@ -85,19 +83,19 @@ async def test_records_the_view_already_holds_are_not_decoded(
             # The held version at a later offset could be a second claim to it: decoded, poison.
             (garbage, version),
             (garbage, version + 1),  # not held: decoded, found to be poison, refused
-            (shared.codec.encode(sentinel), version + 1),  # not held: decoded and applied
+            (service.codec.encode(sentinel), version + 1),  # not held: decoded and applied
         ]:
             await producer.send_and_wait(
-                shared.settings.topic, value, key=order_id.encode(), headers=version_headers(header)
+                service.settings.topic, value, key=order_id.encode(), headers=version_headers(header)
             )
     finally:
         await producer.stop()
 
     async def sentinel_applied() -> bool:
-        return shared.store.get(order_id) == (sentinel.order, version + 1)
+        return service.view.store.get(order_id) == (sentinel.order, version + 1)
 
     await wait_until(sentinel_applied, what="the event after the garbage records in the view")
-    assert shared.view.poisoned - before == 2
+    assert service.view.consumer.poisoned - before == 2
 
 
 async def test_the_cart_writes_the_version_header(
@@ -109,6 +107,6 @@ async def test_the_cart_writes_the_version_header(
         f"{service.cart_url}/update-order", json={"orderId": order_id, "status": "confirmed"}
     ) as response:
         assert response.status == 200
-    settings = service.shared.settings
+    settings = service.settings
     records = await records_of(service.broker, settings.topic, settings.topic_partitions, order_id)
     assert [header_version(record.headers) for record in records] == [1, 2]

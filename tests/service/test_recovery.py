@@ -61,7 +61,7 @@ async def test_writes_succeed_again_soon_after_a_killed_broker_restarts(
         await wait_until(created, timeout=3 * RECOVERY_S, what="a create to succeed after the restart")
         took = asyncio.get_running_loop().time() - answering
         assert took <= RECOVERY_S, f"{took:.1f} s; the answers before: {answers[-3:]}"
-        assert service.shared.publisher.replacements == 1
+        assert service.publisher.replacements == 1
         assert await put_status(http, service.cart_url, saved[0], "shipped") == 200
         assert await put_status(http, service.cart_url, saved[1], "confirmed") == 200
 
@@ -102,6 +102,10 @@ async def test_health_is_503_while_the_producer_is_being_replaced(
         )
         assert health[0] == 503
         assert (health[1]["status"], health[1]["producer"]) == ("unhealthy", "recovering")
+        async with http.get(f"{service.orders_url}/readyz") as response:
+            ready = await answer(response)
+        assert ready[0] == 503
+        assert (ready[1]["status"], ready[1]["checks"]["producer"]) == ("not_ready", False)
 
         await door.open()
         await wait_until(
@@ -109,6 +113,10 @@ async def test_health_is_503_while_the_producer_is_being_replaced(
         )
         health = await wait_until(lambda: _health(http, service, lambda body: True))
         assert (health[0], health[1]["producer"]) == (200, "ready")
+        async with http.get(f"{service.cart_url}/readyz") as response:
+            assert await answer(response) == (
+                200, {"status": "ready", "checks": {"kafka": True, "producer": True, "orderView": True}}
+            )  # fmt: skip
 
 
 def _needs_noida(pytestconfig: pytest.Config) -> None:

@@ -82,7 +82,7 @@ async def test_order_ids_of_the_service_topic_include_new_orders(
 ) -> None:
     """An order created through the cart is among the ids of the service's topic."""
     order = await create(http, service.cart_url, unique("ORDER"))
-    topic = service.shared.settings.topic
+    topic = service.settings.topic
     async with http.get(
         f"{service.orders_url}/getAllOrderIdsFromTopic", params={"topic": topic}
     ) as response:
@@ -113,7 +113,7 @@ async def test_a_topic_not_allowed_is_403_whether_it_exists_or_not(
             raw = await response.text()
             status, body = await answer(response)
         assert (status, body["error"]) == (403, "topic_not_allowed"), body
-        assert service.shared.settings.topic in body["message"]
+        assert service.settings.topic in body["message"]
         assert card.decode() not in raw and "ORDER-PAID-1" not in raw
 
 
@@ -192,7 +192,7 @@ async def test_the_order_topic_is_created_compacted(
 ) -> None:
     """The service creates its topic with cleanup.policy=compact, so orders never expire."""
     async with KafkaAdmin.running(bootstrap_servers, 10) as admin:
-        configs = await admin.topic_configs(service.shared.settings.topic)
+        configs = await admin.topic_configs(service.settings.topic)
     assert configs["cleanup.policy"] == "compact"
 
 

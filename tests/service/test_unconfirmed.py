@@ -52,12 +52,12 @@ async def test_without_idempotence_the_view_agrees_with_the_log_and_counts_a_sec
     found, service = await _update_while_paused_then_retry(settings, http, pytestconfig, tmp_path)
     distinct = list({event.event_id: event for event in found}.values())  # retries may repeat one
     claims = len(distinct) - len({event.order_version for event in distinct})
-    assert service.shared.view.conflicts == claims
+    assert service.view.consumer.conflicts == claims
     replay = OrderStore()
     for offset, event in enumerate(found):
         replay.apply(event, offset)
     order_id = found[0].order_id
-    assert replay.get(order_id) == service.shared.store.get(order_id)
+    assert replay.get(order_id) == service.view.store.get(order_id)
 
 
 async def _update_while_paused_then_retry(
@@ -81,9 +81,9 @@ async def _update_while_paused_then_retry(
             return await put_status(http, service.cart_url, order_id, "shipped") == 200
 
         await wait_until(shipped, what="the retried update to succeed")
-        await service.shared.view.read_to_end()
+        await service.view.consumer.read_to_end()
         found = await events_of(
-            service.broker, settings.topic, settings.topic_partitions, service.shared.codec, order_id
+            service.broker, settings.topic, settings.topic_partitions, service.codec, order_id
         )
         async with http.get(
             f"{service.orders_url}/order-details", params={"orderId": order_id}

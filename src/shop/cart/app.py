@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from shop.cart.keys import WRITER
 from shop.cart.routes import setup_routes
 from shop.cart.writer import OrderWriter
+from shop.health import HEALTH, HealthProbes
 from shop.middleware import error_middleware
-from shop.typedefs import WRITER, Shared, install
 
 
-def create_app(shared: Shared) -> web.Application:
+def create_app(writer: OrderWriter, health: HealthProbes) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
-    install(app, shared)
-    settings = shared.settings
-    app[WRITER] = OrderWriter(
-        shared.store,
-        shared.publisher,
-        shared.codec,
-        settings.topic,
-        shared.view,
-        settings.request_timeout_s,
-    )
+    app[WRITER] = writer
+    app[HEALTH] = health
     setup_routes(app)
     return app

@@ -5,10 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from shop.cart import views
-from shop.health import health
+from shop import health
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/create-order", views.create_order)
     app.router.add_put("/update-order", views.update_order)
-    app.router.add_get("/health", health)
+    app.router.add_get("/health", health.health)
+    app.router.add_get("/livez", health.livez)
+    app.router.add_get("/readyz", health.readyz)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from shop.cart import requests
-from shop.typedefs import get_writer
+from shop.cart.keys import get_writer
 from shop.render import json_response, order_json
 
 

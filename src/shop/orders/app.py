@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from shop.health import HEALTH, HealthProbes
 from shop.middleware import error_middleware
+from shop.orders.keys import STORE, TOPIC_READER
 from shop.orders.routes import setup_routes
-from shop.topic_scan import ScanSlots
-from shop.typedefs import SCAN_SLOTS, Shared, install
+from shop.store import OrderStore
+from shop.topic_scan import TopicReader
 
 
-def create_app(shared: Shared) -> web.Application:
+def create_app(store: OrderStore, topics: TopicReader, health: HealthProbes) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
-    install(app, shared)
-    settings = shared.settings
-    # A scan holds its slot for at most about the request timeout.
-    app[SCAN_SLOTS] = ScanSlots(settings.scan_concurrency, settings.request_timeout_s)
+    app[STORE] = store
+    app[TOPIC_READER] = topics
+    app[HEALTH] = health
     setup_routes(app)
     return app

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from shop.health import health
+from shop import health
 from shop.orders import views
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/order-details", views.order_details)
     app.router.add_get("/getAllOrderIdsFromTopic", views.order_ids_from_topic)
-    app.router.add_get("/health", health)
+    app.router.add_get("/health", health.health)
+    app.router.add_get("/livez", health.livez)
+    app.router.add_get("/readyz", health.readyz)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from shop.errors import InvalidRequest, OrderNotFound, TopicNotAllowed, echo
+from shop.errors import InvalidRequest, OrderNotFound
 from shop.kafka import TOPIC_RULE
 from shop.order import OrderId, order_id_problem, valid_order_id
+from shop.orders.keys import get_store, get_topic_reader
 from shop.render import json_response, order_details_json
 from shop.settings import TOPIC_NAME
-from shop.topic_scan import read_topic_keys
-from shop.typedefs import get_admin, get_bootstrap_servers, get_scan_slots, get_settings, get_store
+
 
 def _query(request: web.Request, name: str) -> str:
     """The one value of a query parameter; absent, empty or repeated (ambiguous) is 400."""
@@ -42,23 +42,7 @@ async def order_ids_from_topic(request: web.Request) -> web.Response:
     topic = _query(request, "topic")
     if not TOPIC_NAME.fullmatch(topic) or topic in (".", ".."):
         raise InvalidRequest(f"topic {TOPIC_RULE}", {"topic": TOPIC_RULE})
-    settings = get_settings(request.app)
-    allowed = sorted(settings.scannable_topics)
-    # Refused whether it exists or not: the answer tells nothing about the cluster's other topics.
-    if topic not in allowed:
-        raise TopicNotAllowed(
-            f"topic {echo(topic)} may not be read here; the topics this service may read are: "
-            + ", ".join(allowed)
-        )
-    with get_scan_slots(request.app).taken():
-        partitions = await get_admin(request.app).partitions_of(topic)
-        found = await read_topic_keys(
-            get_bootstrap_servers(request.app),
-            topic,
-            partitions,
-            max_records=settings.scan_max_records,
-            timeout_s=settings.request_timeout_s,
-        )
+    found = await get_topic_reader(request.app).keys(topic)
     # A key no order can have (the registry's JSON keys of _schemas, say) is not an order id.
     order_ids = [key for key in found.keys if valid_order_id(key)]
     return json_response(
