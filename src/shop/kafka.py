@@ -11,7 +11,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -101,12 +101,14 @@ class KafkaAdmin:
             bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
         )
         self.broker_probe = SharedProbe()
+        self._answered = True  # whether the last probe was answered (to log each change once)
 
     @classmethod
     @contextlib.asynccontextmanager
     async def running(cls, bootstrap_servers: str, timeout_s: float) -> AsyncIterator[KafkaAdmin]:
         admin = cls(bootstrap_servers, timeout_s)
         await bounded(admin._admin.start(), timeout_s, f"connecting to {bootstrap_servers}")
+        log.info("connected to Kafka at %s", bootstrap_servers)
         try:
             yield admin
         finally:
@@ -185,8 +187,14 @@ class KafkaAdmin:
     async def _describe_cluster(self, timeout_s: float) -> bool:
         try:
             await asyncio.wait_for(self._admin.describe_cluster(), timeout_s)
-        except (KafkaError, OSError, asyncio.TimeoutError):
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            if self._answered:
+                log.warning("Kafka stopped answering (%r); health is 503 until it does", exc)
+            self._answered = False
             return False
+        if not self._answered:
+            log.info("Kafka answers again")
+        self._answered = True
         return True
 
 
@@ -217,6 +225,11 @@ class _Generation:
         self.unsettled: set[Delivery] = set()
 
 
+class SendObserver(Protocol):
+    def acknowledged(self, topic: str, seconds: float) -> None:
+        """The broker acknowledged a record of ``topic`` ``seconds`` after it was sent."""
+
+
 class EventPublisher:
     """The one producer: idempotent (where the broker allows), ``acks=all``.
 
@@ -226,8 +239,11 @@ class EventPublisher:
     still held fails with :class:`ProducerReplaced`, after it can no longer send anything.
     """
 
-    def __init__(self, bootstrap_servers: str, idempotence: bool, timeout_s: float) -> None:
+    def __init__(
+        self, bootstrap_servers: str, idempotence: bool, timeout_s: float, observer: SendObserver
+    ) -> None:
         self._timeout_s = timeout_s
+        self._observer = observer
         self._config: dict[str, Any] = {
             "bootstrap_servers": bootstrap_servers,
             "enable_idempotence": idempotence,
@@ -244,9 +260,9 @@ class EventPublisher:
     @classmethod
     @contextlib.asynccontextmanager
     async def running(
-        cls, bootstrap_servers: str, idempotence: bool, timeout_s: float
+        cls, bootstrap_servers: str, idempotence: bool, timeout_s: float, observer: SendObserver
     ) -> AsyncIterator[EventPublisher]:
-        publisher = cls(bootstrap_servers, idempotence, timeout_s)
+        publisher = cls(bootstrap_servers, idempotence, timeout_s, observer)
         try:
             publisher._current = await publisher._started("starting the producer")
             yield publisher
@@ -275,7 +291,8 @@ class EventPublisher:
             f"publishing to {topic}",
         )
         generation.unsettled.add(delivery)
-        delivery.add_done_callback(functools.partial(self._settled, generation))
+        sent_at = asyncio.get_running_loop().time()
+        delivery.add_done_callback(functools.partial(self._settled, generation, topic, sent_at))
         return delivery
 
     async def acknowledged(self, delivery: Delivery, topic: str) -> Any:
@@ -309,10 +326,17 @@ class EventPublisher:
         sender_task.add_done_callback(functools.partial(self._sender_ended, generation))
         return generation
 
-    def _settled(self, generation: _Generation, delivery: Delivery) -> None:
+    def _settled(
+        self, generation: _Generation, topic: str, sent_at: float, delivery: Delivery
+    ) -> None:
         generation.unsettled.discard(delivery)
-        if not delivery.cancelled() and isinstance(delivery.exception(), PRODUCER_DEAD_ENDS):
-            self._broken(generation, repr(delivery.exception()))
+        if delivery.cancelled():
+            return
+        error = delivery.exception()
+        if error is None:
+            self._observer.acknowledged(topic, asyncio.get_running_loop().time() - sent_at)
+        elif isinstance(error, PRODUCER_DEAD_ENDS):
+            self._broken(generation, repr(error))
 
     def _sender_ended(self, generation: _Generation, task: asyncio.Task[None]) -> None:
         failure = None if task.cancelled() else task.exception()

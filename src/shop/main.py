@@ -30,6 +30,8 @@ from shop.embedded import open_dependencies
 from shop.errors import ShopError, StartupError
 from shop.health import HealthProbes
 from shop.kafka import EventPublisher, KafkaAdmin
+from shop.observability import logs
+from shop.observability.metrics import Metrics
 from shop.orders.app import create_app as create_orders_app
 from shop.orders.view import OrderView, running_order_view
 from shop.settings import Settings, SettingsError
@@ -76,6 +78,7 @@ async def _site(
 async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
     """The whole service, serving until the block exits; closed in reverse order of opening."""
     timeout = settings.request_timeout_s
+    metrics = Metrics()
     async with contextlib.AsyncExitStack() as stack:
         dependencies = await open_dependencies(stack, settings)
         bootstrap = dependencies.bootstrap_servers
@@ -90,7 +93,7 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
                 "it (/health versionConflicts). Use this only with a broker that lacks it"
             )
         publisher = await stack.enter_async_context(
-            EventPublisher.running(bootstrap, settings.kafka_idempotence, timeout)
+            EventPublisher.running(bootstrap, settings.kafka_idempotence, timeout, metrics)
         )
         view = await stack.enter_async_context(
             running_order_view(settings, bootstrap, codec, publisher)
@@ -107,9 +110,9 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
         )
         health = HealthProbes(admin, codec, publisher, view.consumer, timeout)
         grace = settings.shutdown_grace_s
-        cart_app = create_cart_app(writer, health)
+        cart_app = create_cart_app(writer, health, metrics)
         cart_url = await _site(stack, cart_app, settings.host, settings.cart_port, grace)
-        orders_app = create_orders_app(view.store, reader, health)
+        orders_app = create_orders_app(view.store, reader, health, metrics)
         orders_url = await _site(stack, orders_app, settings.host, settings.orders_port, grace)
         yield RunningService(
             settings,
@@ -178,6 +181,8 @@ async def serve(settings: Settings) -> int:
             if error is not None:
                 print(f"shop: {error}", file=sys.stderr, flush=True)
                 return 1
+            print("shop: stopping", flush=True)
+    print("shop: stopped", flush=True)
     return 0
 
 
@@ -188,13 +193,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"shop: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if settings.log_level != "DEBUG":
-        # They log every registry request at INFO, /health's included: noise, not events.
-        for noisy in ("httpx", "schema_registry"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure(settings.log_level, settings.log_format)
     gc_tuning.tune_for_serving()
     try:
         return asyncio.run(serve(settings))

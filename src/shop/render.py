@@ -15,8 +15,13 @@ from shop.order import Order
 dumps = functools.partial(simplejson.dumps, use_decimal=True)
 
 
+def _dumps_line(data: Any) -> str:
+    # A body that ends with a newline leaves the shell prompt on its own line after curl.
+    return dumps(data) + "\n"
+
+
 def json_response(data: Mapping[str, Any], status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=dumps)
+    return web.json_response(data, status=status, dumps=_dumps_line)
 
 
 def timestamp(moment: datetime) -> str:

@@ -42,6 +42,8 @@ class Settings:
     embedded_kafka_port: int = 9092
     embedded_registry_port: int = 8081
     log_level: str = "INFO"
+    # "plain" lines for a terminal, or "json": one object per line for a log pipeline.
+    log_format: str = "plain"
     # Where records the view cannot apply go; None means "<topic>.dlq".
     dead_letter_topic: str | None = None
     # Topics getAllOrderIdsFromTopic may read; empty means the order topic alone.
@@ -142,6 +144,12 @@ def _parse_log_level(key: str, raw: str) -> str:
     return level
 
 
+def _parse_log_format(key: str, raw: str) -> str:
+    if raw not in ("plain", "json"):
+        raise SettingsError(f"{key} must be plain or json, not {raw!r}")
+    return raw
+
+
 def _parse_topics(key: str, raw: str) -> tuple[str, ...]:
     topics = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
     for topic in topics:
@@ -194,6 +202,7 @@ _FIELDS: dict[str, tuple[Parser, str]] = {
     "embedded_kafka_port": (_parse_fixed_port, "port of the embedded broker"),
     "embedded_registry_port": (_parse_fixed_port, "port of the embedded Schema Registry"),
     "log_level": (_parse_log_level, "DEBUG, INFO, WARNING or ERROR"),
+    "log_format": (_parse_log_format, "plain (a line a person reads) or json (one object a line)"),
     "dead_letter_topic": (_parse_topic, "topic of records the view cannot apply (default <topic>.dlq)"),
     "scan_topics": (
         _parse_topics, "comma-separated topics getAllOrderIdsFromTopic may read (default the order topic)"

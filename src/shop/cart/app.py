@@ -9,10 +9,14 @@ from shop.cart.routes import setup_routes
 from shop.cart.writer import OrderWriter
 from shop.health import HEALTH, HealthProbes
 from shop.middleware import error_middleware
+from shop.observability.metrics import METRICS, Metrics
+from shop.observability.requests import observed
 
 
-def create_app(writer: OrderWriter, health: HealthProbes) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+def create_app(writer: OrderWriter, health: HealthProbes, metrics: Metrics
+) -> web.Application:
+    app = web.Application(middlewares=[observed("cart", metrics), error_middleware])
+    app[METRICS] = metrics
     app[WRITER] = writer
     app[HEALTH] = health
     setup_routes(app)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from shop.cart import views
 from shop import health
+from shop.observability.metrics import metrics
 
 
 def setup_routes(app: web.Application) -> None:
@@ -14,3 +15,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/health", health.health)
     app.router.add_get("/livez", health.livez)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics)

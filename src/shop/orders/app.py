@@ -6,14 +6,18 @@ from aiohttp import web
 
 from shop.health import HEALTH, HealthProbes
 from shop.middleware import error_middleware
+from shop.observability.metrics import METRICS, Metrics
+from shop.observability.requests import observed
 from shop.orders.keys import STORE, TOPIC_READER
 from shop.orders.routes import setup_routes
 from shop.store import OrderStore
 from shop.topic_scan import TopicReader
 
 
-def create_app(store: OrderStore, topics: TopicReader, health: HealthProbes) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+def create_app(store: OrderStore, topics: TopicReader, health: HealthProbes, metrics: Metrics
+) -> web.Application:
+    app = web.Application(middlewares=[observed("orders", metrics), error_middleware])
+    app[METRICS] = metrics
     app[STORE] = store
     app[TOPIC_READER] = topics
     app[HEALTH] = health

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from shop import health
+from shop.observability.metrics import metrics
 from shop.orders import views
 
 
@@ -14,3 +15,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/health", health.health)
     app.router.add_get("/livez", health.livez)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics)

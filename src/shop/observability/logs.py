@@ -1,0 +1,58 @@
+"""Logging set-up: plain lines for a terminal, or one JSON object per line (``--log-format json``).
+
+In JSON, every record logged while a request is answered carries its request id. The client libraries'
+routine INFO lines (aiokafka's group joins and coordinator look-ups, each registry request of
+httpx) are noise beside the service's own; they show at DEBUG.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+JSON = "json"
+
+# The id of the request being answered, for every record logged meanwhile.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+_CHATTY = ("aiokafka", "httpx", "schema_registry")
+# Attributes every LogRecord has; anything else was passed in ``extra`` and goes into the JSON.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, request id, and any extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        # Formatting happens where the record was logged, in the context of its request.
+        if (current := request_id.get()) is not None:
+            entry["request_id"] = current
+        for key, value in vars(record).items():
+            if key not in _STANDARD and value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure(level: str, log_format: str) -> None:
+    """Send every record at ``level`` or above to stderr in ``log_format``."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == JSON:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
