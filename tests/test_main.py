@@ -7,6 +7,7 @@ broker the session uses; the tansu run skips them (they would repeat the noida r
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -74,9 +75,9 @@ async def read_lines(stream: asyncio.StreamReader | None) -> list[str]:
 
 
 @asynccontextmanager
-async def running_shop(data_dir: Path, ports: dict[str, int]) -> AsyncIterator[Shop]:
+async def running_shop(data_dir: Path, ports: dict[str, int], **env: str) -> AsyncIterator[Shop]:
     """``python -m shop`` until it has printed where everything listens; stopped on exit."""
-    process = await spawn(shop_env(data_dir, ports))
+    process = await spawn(shop_env(data_dir, ports, **env))
     shop = Shop(process, ports, [])
     assert process.stdout is not None
     try:
@@ -130,9 +131,36 @@ async def test_embedded_default_prints_where_everything_listens(tmp_path: Path) 
                     assert body["kafka"] == "connected"
                     assert body["schemaRegistry"] == "connected"
         assert await shop.stop() == 0
+        stdout = await read_lines(shop.process.stdout)
+        stderr = await read_lines(shop.process.stderr)
+    assert stdout[-2:] == ["shop: stopping", "shop: stopped"]
+    # The service's own lines, not the client library's routine chatter.
+    assert not [line for line in stderr if " INFO aiokafka" in line]
+    assert any(" INFO shop." in line and "order view caught up" in line for line in stderr)
     # the children went with it
     assert not listening(ports["SHOP_EMBEDDED_KAFKA_PORT"])
     assert not listening(ports["SHOP_EMBEDDED_REGISTRY_PORT"])
+
+
+async def test_json_logs_are_one_object_a_line_with_request_ids(tmp_path: Path) -> None:
+    """With SHOP_LOG_FORMAT=json every line on stderr is one JSON object, and a request's line
+    carries its method, path, status, duration and X-Request-ID."""
+    async with running_shop(tmp_path, fresh_ports(), SHOP_LOG_FORMAT="json") as shop:
+        async with aiohttp.ClientSession() as http:
+            body = {"orderId": "JSON-LOG-1", "itemsCount": 1}
+            headers = {"X-Request-ID": "json-log-1"}
+            async with http.post(f"{shop.cart}/create-order", json=body, headers=headers) as r:
+                assert (r.status, r.headers["X-Request-ID"]) == (201, "json-log-1")
+        assert await shop.stop() == 0
+        stderr = await read_lines(shop.process.stderr)
+    entries = [json.loads(line) for line in stderr]
+    assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
+    [request] = [entry for entry in entries if entry.get("request_id") == "json-log-1"]
+    assert (request["logger"], request["method"], request["path"]) == (
+        "shop.cart", "POST", "/create-order"
+    )  # fmt: skip
+    assert (request["status"], request["level"]) == (201, "INFO")
+    assert request["duration_ms"] > 0
 
 
 @pytest.mark.persistence
