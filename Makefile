@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test typecheck test-noida test-kafka test-tansu kafka-libs bench
+.PHONY: run test lint format typecheck chromium test-noida test-kafka test-tansu kafka-libs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,33 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 run: $(VENV)/.run-installed
 	$(BIN)/python -m shop
 
-## The whole suite: strict types, everything on noida-db, everything on Apache Kafka (one node,
-## and three for the cluster tests), then the API on tansu without the idempotent producer.
-test: typecheck test-noida test-kafka test-tansu
+## The whole suite: lint and format, strict types, everything on noida-db (with the /docs page in
+## headless Chromium), everything on Apache Kafka (one node, and three for the cluster tests), then
+## the API on tansu without the idempotent producer.
+test: lint typecheck test-noida test-kafka test-tansu
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+## Rewrites the code as CI wants it (ruff's fixes and format).
+format: $(VENV)/.test-installed
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
-test-noida: $(VENV)/.test-installed
+# Debian's Chromium for the /docs page test. Where it cannot be installed (not root, no apt-get)
+# that test is skipped with its reason, except in CI, where it fails.
+chromium:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get install -y -q chromium >/dev/null 2>&1 || \
+			{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+		else echo "chromium: not installed and cannot be here: the /docs page test is skipped"; fi; }
+
+test-noida: $(VENV)/.test-installed chromium
 	$(BIN)/pytest --broker noida $(PYTEST_ARGS)
 
 # Apache Kafka from Maven Central (apache-kafka/pom.xml), copied into apache-kafka/libs once.
@@ -68,3 +87,9 @@ test-tansu: $(VENV)/.test-installed
 ## The benchmark of bench/README.md (installs wrk from Debian when it is missing).
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## Everything the commands above made: the venv, the embedded data, caches, Kafka's jars, bench output.
+clean:
+	rm -rf $(VENV) .shop-data apache-kafka/libs bench/out .pytest_cache .mypy_cache .ruff_cache \
+		src/shop.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
