@@ -1,0 +1,91 @@
+"""Applying a partition's records to the view, and refusing those it cannot apply.
+
+Nothing read is trusted: an event is judged by :mod:`shop.event_rules`, and a record that does not
+decode or breaks the rules goes to the dead-letter topic, once: a record refused again after a
+restart or a rebuild is not dead-lettered twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from aiokafka import ConsumerRecord, TopicPartition
+
+from shop.errors import PoisonEvent
+from shop.event_rules import Verdict, judge
+from shop.kafka import header_version
+from shop.order import OrderId
+from shop.orders.dead_letters import DeadLetters
+from shop.orders.decoding import Decoder
+from shop.store import OrderStore
+
+log = logging.getLogger(__name__)
+
+
+class Applier:
+    """Brings records into an :class:`OrderStore`, counting the refused and the conflicting."""
+
+    def __init__(self, store: OrderStore, decoder: Decoder, dead_letters: DeadLetters) -> None:
+        self._store = store
+        self._decoder = decoder
+        self._dead_letters = dead_letters
+        self.poisoned = 0
+        self.conflicts = 0
+        # Below these offsets a refused record was dead-lettered before (by an earlier run, or
+        # before a rebuild): it is not written to the dead-letter topic again.
+        self._handled: dict[TopicPartition, int] = {}
+
+    async def apply(self, records: Sequence[ConsumerRecord]) -> None:
+        """Apply, in order, a batch of one partition's records."""
+        # Tombstones are not events (the cart writes none): nothing to apply, nothing refused.
+        records = [r for r in records if r.value is not None and not self._holds(r)]
+        decoded = await self._decoder.decode([record.value for record in records])
+        for record, event in zip(records, decoded, strict=True):
+            if isinstance(event, PoisonEvent):
+                await self._refuse(record, str(event))
+                continue
+            held = self._store.held(event.order_id)
+            judgement = judge(event, record.key, record.offset, held)
+            if judgement.verdict is Verdict.REJECT:
+                await self._refuse(record, judgement.reason)
+                continue
+            if judgement.verdict is Verdict.CONFLICT:
+                self.conflicts += 1
+                log.error("order %s: two events claim one version on %s-%d@%d: %s",
+                          event.order_id, record.topic, record.partition, record.offset,
+                          judgement.reason)  # fmt: skip
+            if judgement.verdict is not Verdict.SKIP:
+                self._store.apply(event, record.offset)
+
+    def _holds(self, record: ConsumerRecord) -> bool:
+        """Whether the view already has this record's event (by its orderVersion header), so
+        decoding it could change nothing: the cart's own events, and replays of them. Skipping
+        never changes the view, so a header that lies can only make its record ignored. A record
+        with the held version elsewhere in the log is decoded: it may be a second claim to it."""
+        version = header_version(record.headers)
+        if version is None or record.key is None:
+            return False
+        held = self._store.held(OrderId(record.key.decode("utf-8", errors="replace")))
+        if held is None:
+            return False
+        held_version = held.event.order_version
+        return version < held_version or (version, record.offset) == (held_version, held.offset)
+
+    async def _refuse(self, record: ConsumerRecord, reason: str) -> None:
+        """Dead-letter a record the view cannot apply, unless an earlier run already did."""
+        self.poisoned += 1
+        if record.offset < self._handled.get(TopicPartition(record.topic, record.partition), 0):
+            log.debug("record %s-%d@%d was dead-lettered before: %s",
+                      record.topic, record.partition, record.offset, reason)  # fmt: skip
+            return
+        await self._dead_letters.send(record, reason)
+
+    def handled_below(self, tp: TopicPartition, offset: int) -> None:
+        """Records of ``tp`` below ``offset`` were dead-lettered before, if they were refused."""
+        self._handled[tp] = max(self._handled.get(tp, 0), offset)
+
+    def new_from(self, tp: TopicPartition, end: int) -> None:
+        """The log of ``tp`` ends at ``end``: records from there on are new, whatever records the
+        log had lost there had been."""
+        self._handled[tp] = min(self._handled.get(tp, 0), end)

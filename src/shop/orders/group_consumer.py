@@ -1,0 +1,75 @@
+"""The view's Kafka consumer: aiokafka's, in a consumer group, wrapped in the typed calls the view
+makes of it.
+
+It commits only what it is told to (no auto-commit) and never resets a position silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+
+from shop.idle_fetch import pause_after_empty_fetches
+
+
+class GroupConsumer:
+    """One topic, read in a consumer group."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, group_id: str) -> None:
+        self.topic = topic
+        self._consumer: Any = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            # Never reset silently: a position past the log's end means the log lost records.
+            auto_offset_reset="none",
+            # No shorter request timeout here: a JoinGroup waits out the broker's rebalance delay
+            # (seconds on tansu); aiokafka's default (40 s) allows for it.
+        )
+        pause_after_empty_fetches(self._consumer)
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    def subscribe(self, listener: ConsumerRebalanceListener) -> None:
+        self._consumer.subscribe([self.topic], listener=listener)
+
+    def assignment(self) -> set[TopicPartition]:
+        assigned: set[TopicPartition] = self._consumer.assignment()
+        return assigned
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        """The partition's end offset as the last fetch saw it (None before any fetch)."""
+        end: int | None = self._consumer.highwater(tp)
+        return end
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        ends: dict[TopicPartition, int] = await self._consumer.end_offsets(partitions)
+        return ends
+
+    async def position(self, tp: TopicPartition) -> int:
+        offset: int = await self._consumer.position(tp)
+        return offset
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        offset: int | None = await self._consumer.committed(tp)
+        return offset
+
+    async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        await self._consumer.seek_to_beginning(*partitions)
+
+    async def getmany(
+        self, timeout_ms: int, max_records: int
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        batches: dict[TopicPartition, list[ConsumerRecord]] = await self._consumer.getmany(
+            timeout_ms=timeout_ms, max_records=max_records
+        )
+        return batches
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit ``{tp: offset after the last applied record}`` for each partition given."""
+        await self._consumer.commit(offsets)
