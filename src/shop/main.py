@@ -99,6 +99,7 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
             running_order_view(settings, bootstrap, codec, publisher)
         )
 
+        metrics.watch_view(view.consumer)
         writer = OrderWriter(view.store, publisher, codec, settings.topic, view.consumer, timeout)
         reader = TopicReader(
             bootstrap,

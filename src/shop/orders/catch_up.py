@@ -37,6 +37,11 @@ class Progress:
         self._applied: dict[TopicPartition, int] = {}
         # End offsets seen at assignment; the view has caught up once every one is reached.
         self._catch_up_to: dict[TopicPartition, int] = {}
+        # Replays finished and the seconds they took (for the metrics), and when the one under
+        # way began (a rebalance in the middle of one goes on with it).
+        self.replays = 0
+        self.replay_seconds = 0.0
+        self._replay_began: float | None = None
 
     def applied(self, tp: TopicPartition) -> int:
         """The offset after the last record of ``tp`` the view applied (0 before any)."""
@@ -81,6 +86,8 @@ class Progress:
         self, partitions: list[TopicPartition]
     ) -> dict[TopicPartition, int]:
         """Seek ``partitions`` to their beginning and catch up to their end offsets (returned)."""
+        if self._replay_began is None:
+            self._replay_began = asyncio.get_running_loop().time()
         if partitions:
             await self._consumer.seek_to_beginning(*partitions)
         ends = await self._consumer.end_offsets(partitions) if partitions else {}
@@ -99,6 +106,10 @@ class Progress:
         self._caught_up()
 
     def _caught_up(self) -> None:
+        if self._replay_began is not None:
+            self.replays += 1
+            self.replay_seconds += asyncio.get_running_loop().time() - self._replay_began
+            self._replay_began = None
         self._on_caught_up()
         self.caught_up.set()
 

@@ -78,6 +78,7 @@ class OrderViewConsumer:
         self._progress = Progress(self._consumer, timeout_s, self._caught_up)
         self._acked = Acknowledged(store)
         self.loss = LogLoss()
+        self._consumed = 0
         self._rebalance = Rebalance(
             self._consumer, self._progress, self._applier, self.loss, watermarks
         )
@@ -123,6 +124,36 @@ class OrderViewConsumer:
     def conflicts(self) -> int:
         """Events that claimed a version another event of their order already had."""
         return self._applier.conflicts
+
+    # What the metrics read at each scrape (shop.observability.metrics.ViewStats).
+
+    @property
+    def consumed(self) -> int:
+        """Records read from the topic and judged since the service started."""
+        return self._consumed
+
+    @property
+    def dead_lettered(self) -> int:
+        return self._dead_letters.sent
+
+    @property
+    def rebuilds(self) -> int:
+        """Replays from the beginning that finished (at start, on assignment, after a loss)."""
+        return self._progress.replays
+
+    @property
+    def rebuild_seconds(self) -> float:
+        return self._progress.replay_seconds
+
+    @property
+    def orders(self) -> int:
+        return len(self._store)
+
+    def lag(self) -> dict[int, int]:
+        """Per assigned partition, the records the last fetch knew of that are not applied yet."""
+        return {
+            tp.partition: max(0, self._progress.lag(tp)) for tp in self._consumer.assignment()
+        }
 
     def report(self) -> dict[str, object]:
         """What ``/health`` shows of the view (JSON-ready)."""
@@ -199,6 +230,7 @@ class OrderViewConsumer:
         record."""
         offsets = {}
         for tp, records in batches.items():
+            self._consumed += len(records)
             self._acked.check(tp, records)
             await self._applier.apply(records)
             offsets[tp] = records[-1].offset + 1
