@@ -48,6 +48,8 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._watermarks = watermarks
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if revoked:
+            log.info("rebalance: the order view gives up partitions %s", _names(revoked))
         offsets = self._progress.applied_in(revoked)
         if offsets:
             with contextlib.suppress(KafkaError):
@@ -57,7 +59,8 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._progress.restart(assigned)  # the view replays these partitions from the beginning
         partitions = sorted(assigned)
         lost = await self._check_what_was_reached(partitions)
-        log.info("order view assigned %s; rebuilding from the beginning", partitions)
+        log.info("rebalance: the order view is assigned partitions %s; replaying them from the "
+                 "beginning", _names(assigned))  # fmt: skip
         ends = await self._progress.replay_from_beginning(partitions)
         for tp in lost:
             self._watermarks.reset(tp.partition, ends[tp])  # reported once, not at every start
@@ -99,3 +102,8 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             await asyncio.sleep(END_RECHECK_S)
             end = (await self._consumer.end_offsets([tp]))[tp]
         return end
+
+
+def _names(partitions: set[TopicPartition]) -> str:
+    """``order-events-0, order-events-2``: partitions as Kafka's tools name them."""
+    return ", ".join(f"{tp.topic}-{tp.partition}" for tp in sorted(partitions)) or "none"
