@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from shop.cart import views
+from shop.api_docs import setup_docs
+from shop.cart import openapi, views
 from shop import health
 from shop.observability.metrics import metrics
 
@@ -16,3 +17,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/livez", health.livez)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics)
+    setup_docs(app, openapi.DOCUMENT)

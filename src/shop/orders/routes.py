@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from shop import health
+from shop.api_docs import setup_docs
 from shop.observability.metrics import metrics
-from shop.orders import views
+from shop.orders import openapi, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -16,3 +17,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/livez", health.livez)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics)
+    setup_docs(app, openapi.DOCUMENT)
