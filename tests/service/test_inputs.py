@@ -49,6 +49,52 @@ async def test_a_body_that_does_not_decompress_is_400(
     assert "gzip" in body["message"]
 
 
+async def test_bodies_in_every_encoding_aiohttp_decodes_are_read(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """gzip, br and zstd bodies create their orders; a br body that is not br is a JSON 400 (it
+    was aiohttp's text/plain 400, before any of the service's code, without Brotli installed)."""
+    import gzip
+
+    import brotli
+    from backports import zstd
+
+    for encoding, compress in (("gzip", gzip.compress), ("br", brotli.compress),
+                               ("zstd", zstd.compress)):  # fmt: skip
+        order_id = unique(f"ORDER-{encoding}")
+        data = compress(f'{{"orderId": "{order_id}", "itemsCount": 1}}'.encode())
+        headers = {**JSON, "Content-Encoding": encoding}
+        async with http.post(
+            f"{service.cart_url}/create-order", data=data, headers=headers
+        ) as response:
+            status, body = await answer(response)
+        assert (status, body["order"]["orderId"]) == (201, order_id), encoding
+    headers = {**JSON, "Content-Encoding": "br"}
+    async with http.post(
+        f"{service.cart_url}/create-order", data=b"not br at all", headers=headers
+    ) as response:
+        status, body = await answer(response)
+        assert response.headers["X-Request-ID"]
+    assert (status, body["error"]) == (400, "invalid_request")
+
+
+async def test_a_body_in_an_encoding_the_service_cannot_decode_is_415(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """An unknown Content-Encoding is a 415 naming it, not a body misread as plain JSON."""
+    order_id = unique("ORDER")
+    headers = {**JSON, "Content-Encoding": "bogus"}
+    async with http.post(
+        f"{service.cart_url}/create-order",
+        json={"orderId": order_id, "itemsCount": 1},
+        headers=headers,
+    ) as response:
+        status, body = await answer(response)
+    assert (status, body["error"]) == (415, "unsupported_media_type")
+    assert "bogus" in body["message"]
+    assert service.view.store.get(order_id) is None  # type: ignore[arg-type]
+
+
 async def test_a_body_over_the_limit_is_413_json(
     service: RunningService, http: aiohttp.ClientSession
 ) -> None:

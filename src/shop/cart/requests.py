@@ -43,10 +43,27 @@ class UpdateOrder:
 async def read_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object: 415 unless it is declared JSON, 400 unless it is one."""
     _check_content_type(request)
+    _check_content_encoding(request)
     body = _parse_json(await _read_body(request))
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object, e.g. {\"orderId\": \"ORDER-123\"}")
     return body
+
+
+# What aiohttp decompresses (br with Brotli, zstd with backports.zstd, both dependencies). Any other
+# encoding it would hand over still compressed, to fail as JSON with a misleading message.
+CONTENT_ENCODINGS = ("identity", "gzip", "deflate", "br", "zstd")
+
+
+def _check_content_encoding(request: web.Request) -> None:
+    """A body in an encoding the service cannot decode is a 415, as HTTP says (RFC 9110 15.5.16)."""
+    declared = request.headers.get("Content-Encoding", "").strip().lower()
+    for coding in filter(None, (part.strip() for part in declared.split(","))):
+        if coding not in CONTENT_ENCODINGS:
+            raise UnsupportedMediaType(
+                f"the body's Content-Encoding {echo(coding)} is not supported; send plain JSON "
+                "or one of " + ", ".join(CONTENT_ENCODINGS)
+            )
 
 
 def _check_content_type(request: web.Request) -> None:
