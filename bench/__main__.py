@@ -10,8 +10,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bench import (
-    e2e, health_memory, machine, rebuild, report, scan_interference, stack, throughput, wrk,
-)  # fmt: skip
+    e2e,
+    health_memory,
+    machine,
+    rebuild,
+    report,
+    scan_interference,
+    stack,
+    throughput,
+    wrk,
+)
 
 OUT_DIR = Path(__file__).parent / "out"
 PARTS = ("echo", "create-order", "e2e", "rebuild", "health-memory", "scan-interference")
@@ -28,9 +36,11 @@ def main() -> None:
         "--only", default=",".join(PARTS), help=f"comma-separated parts of {','.join(PARTS)}"
     )
     parser.add_argument(
-        "--broker", choices=stack.BROKERS, default="noida",
+        "--broker",
+        choices=stack.BROKERS,
+        default="noida",
         help="noida: the embedded stack, as make run starts it; kafka: Apache Kafka (one node)",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     stack.broker = args.broker
     parts = set(args.only.split(","))

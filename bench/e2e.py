@@ -42,9 +42,12 @@ class _Samples:
 
 
 async def run(
-    cart_url: str, orders_url: str, rate_per_s: int = 500, seconds: float = 10.0,
+    cart_url: str,
+    orders_url: str,
+    rate_per_s: int = 500,
+    seconds: float = 10.0,
     poll_interval_s: float = 0.005,
-) -> E2eResult:  # fmt: skip
+) -> E2eResult:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
     samples = _Samples()
     connector = aiohttp.TCPConnector(limit=512)
@@ -88,7 +91,7 @@ class _Order:
             self.samples.create_ms.append((time.monotonic() - self.due) * 1000)
             await self._wait_visible(poll_interval_s)
             self.samples.visible_ms.append((time.monotonic() - self.due) * 1000)
-        except (aiohttp.ClientError, asyncio.TimeoutError, _Failed):
+        except (TimeoutError, aiohttp.ClientError, _Failed):
             self.samples.failed += 1
 
     async def _create(self) -> None:

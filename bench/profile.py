@@ -31,7 +31,10 @@ TOP = 25
 # Where a sample goes: the first area with a frame containing one of its markers.
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Avro encode", ("OrderEventCodec.encode",)),
-    ("order and event building (random ids, Decimal)", ("shop/order.py", "shop/events.py", "shop/money.py")),
+    (
+        "order and event building (random ids, Decimal)",
+        ("shop/order.py", "shop/events.py", "shop/money.py"),
+    ),
     ("writer (lock, store)", ("OrderWriter", "shop/store.py")),
     ("view consumer (decode, apply)", ("OrderViewConsumer", "decode_batch")),
     ("aiokafka producer", ("aiokafka/producer",)),
@@ -89,9 +92,18 @@ async def profile(py_spy: str, part: str, duration_s: float, events: int) -> Non
 
 def _record(py_spy: str, pid: int, output: Path) -> subprocess.Popen[bytes]:
     argv = [
-        py_spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(output),
-        "--rate", "250", "--nonblocking",
-    ]  # fmt: skip
+        py_spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--format",
+        "raw",
+        "--output",
+        str(output),
+        "--rate",
+        "250",
+        "--nonblocking",
+    ]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -135,7 +147,6 @@ def summary(collapsed: str) -> str:
         for frame, count in counter.most_common(TOP):
             lines.append(f"{100 * count / max(total, 1):5.1f}%  {frame}")
     return "\n".join(lines)
-
 
 
 def _areas(collapsed: str) -> collections.Counter[str]:

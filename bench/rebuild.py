@@ -47,7 +47,9 @@ class RebuildResult:
     stack_children_rss_bytes: int
 
 
-async def run(events: int, out_dir: Path, starts: int = 3, get_all_repeats: int = 3) -> RebuildResult:
+async def run(
+    events: int, out_dir: Path, starts: int = 3, get_all_repeats: int = 3
+) -> RebuildResult:
     data_dir = out_dir / f"rebuild-{events}"
     fill_per_s = await _fill(data_dir, events)
     empty_s: list[float] = []

@@ -74,7 +74,8 @@ def _machine_line(results: Results) -> str:
 def _wrk_cell(measured: Throughput) -> str:
     result = measured.wrk
     cell = (
-        f"{result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; "
+        f"{result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+        f"p99 {result.p99_ms:.1f} ms; "
         f"server CPU {measured.cpu_us_per_request:.0f} µs/request"
     )
     if measured.helpers_cpu_s:
@@ -102,7 +103,9 @@ def _throughput_rows(results: Results) -> list[tuple[str, str, str]]:
         target = f">= {TARGET_RATIO:.2f}: {_met(ratio >= TARGET_RATIO)}"
         rows.append(("**create-order / echo throughput**", f"**{ratio:.2f}**", target))
         cpu_ratio = echo.cpu_us_per_request / service.cpu_us_per_request
-        rows.append(("same, as echo CPU per request / create-order CPU per request", f"{cpu_ratio:.2f}", ""))
+        rows.append(
+            ("same, as echo CPU per request / create-order CPU per request", f"{cpu_ratio:.2f}", "")
+        )
     if results.echo_uvloop is not None:
         rows.append(("bare echo on uvloop (reference)", _wrk_cell(results.echo_uvloop), ""))
     return rows
@@ -129,7 +132,8 @@ def _rebuild_rows(rebuilds: list[RebuildResult]) -> list[tuple[str, str, str]]:
             (
                 f"view rebuild at start-up, {n} events, from outside",
                 f"{_rate(r.events, r.rebuild_s)} (start-up {r.startup_full_s:.2f} s less "
-                f"{r.startup_empty_s:.2f} s on an empty topic); service CPU {r.rebuild_cpu_s:.2f} s, "
+                f"{r.startup_empty_s:.2f} s on an empty topic); "
+                f"service CPU {r.rebuild_cpu_s:.2f} s, "
                 f"{_rate(r.events, r.rebuild_cpu_s)} per CPU second",
                 "",
             ),
@@ -140,7 +144,11 @@ def _rebuild_rows(rebuilds: list[RebuildResult]) -> list[tuple[str, str, str]]:
                 f"broker + registry {r.stack_children_rss_bytes / MIB:.0f} MiB)",
                 "",
             ),
-            (f"filling the topic through create-order, {n} orders", f"{r.fill_per_s:,.0f} orders/s", ""),
+            (
+                f"filling the topic through create-order, {n} orders",
+                f"{r.fill_per_s:,.0f} orders/s",
+                "",
+            ),
         ]
     if len(rebuilds) >= 2:
         rows += _growth_rows(rebuilds[0], rebuilds[-1])
@@ -197,7 +205,9 @@ def _health_memory_row(h: HealthMemory) -> tuple[str, str, str]:
         f"{h.rss_before_bytes / MIB:.0f} MiB before, {h.rss_after_bytes / MIB:.0f} MiB after "
         f"({growth:+.1f} MiB; {h.calls / h.seconds:,.0f} calls/s, {h.not_200} not 200)"
     )
-    target = f"flat (< +{TARGET_HEALTH_GROWTH_MIB:g} MiB): {_met(growth < TARGET_HEALTH_GROWTH_MIB)}"
+    target = (
+        f"flat (< +{TARGET_HEALTH_GROWTH_MIB:g} MiB): {_met(growth < TARGET_HEALTH_GROWTH_MIB)}"
+    )
     return f"service RSS over {h.calls:,} GET /health", value, target
 
 

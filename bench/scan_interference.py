@@ -122,9 +122,7 @@ async def _run(service: stack.Service, concurrency: int | None, seconds: float) 
         stop.set()
         await asyncio.gather(*scanners)
         peak = await rss_peak
-    return Run(
-        concurrency, alone, loaded, scans.summary(), rss_before, peak, service.rss_bytes()
-    )
+    return Run(concurrency, alone, loaded, scans.summary(), rss_before, peak, service.rss_bytes())
 
 
 async def _creates(
@@ -140,7 +138,7 @@ async def _creates(
         try:
             async with session.post(url, json={"orderId": order_id, "itemsCount": 2}) as response:
                 await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             failures.append(type(error).__name__)
             return
         if response.status == 201:
@@ -193,7 +191,7 @@ class _ScanSamples:
                 try:
                     async with session.get(url, params={"topic": FULL_TOPIC}) as response:
                         body = await response.read()
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     self.statuses["error"] += 1
                     await asyncio.sleep(RETRY_429_S)
                     continue

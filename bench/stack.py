@@ -24,10 +24,10 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from shop.children import schema_registry
-
 # The tests' starter of Apache Kafka: formats a node's storage once, then runs kafka.Kafka.
 from tests.brokers import kafka_broker, kafka_missing, kafka_nodes
+
+from shop.children import schema_registry
 
 BROKERS = ("noida", "kafka")
 # Which broker the services run on: "noida" (embedded) or "kafka"; set once by the command line.
@@ -101,10 +101,14 @@ async def start(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         started_at = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shop"], env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        # Popen (fork and exec, no wait) so the service's output goes straight to its log file.
+        process = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "shop"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     return Service(
         process, f"http://{host}:{cart_port}", f"http://{host}:{orders_port}", log_path, started_at
     )
@@ -115,7 +119,7 @@ async def health(session: aiohttp.ClientSession, service: Service) -> Health | N
     try:
         async with session.get(f"{service.orders_url}/health") as response:
             body = await response.json()
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, aiohttp.ClientError, ValueError):
         return None
     view = body.get("orderView", {})
     return Health(
@@ -154,7 +158,7 @@ async def _wait_cart(session: aiohttp.ClientSession, service: Service, deadline:
             async with session.get(f"{service.cart_url}/health") as response:
                 if response.status == 200:
                     return
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             pass
         await asyncio.sleep(POLL_INTERVAL_S)
     raise StackError(f"the cart port did not answer; see {service.log_path}")

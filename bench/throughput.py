@@ -40,9 +40,7 @@ def measure(url: str, duration_s: float, pid: int) -> Throughput:
     wrk.run(url, wrk.CREATE_ORDER, [f"warm-{prefix}"], CONNECTIONS, WARM_UP_S)
     server, helpers = cpu.seconds(pid), cpu.children_seconds(pid)
     result = wrk.run(url, wrk.CREATE_ORDER, [f"bench-{prefix}"], CONNECTIONS, duration_s)
-    return Throughput(
-        result, cpu.seconds(pid) - server, cpu.children_seconds(pid) - helpers
-    )
+    return Throughput(result, cpu.seconds(pid) - server, cpu.children_seconds(pid) - helpers)
 
 
 async def measure_echo(duration_s: float, uvloop: bool = False) -> Throughput:

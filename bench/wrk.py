@@ -64,9 +64,18 @@ def run(
 ) -> WrkResult:
     """Run wrk against ``url`` and return its figures; ``duration_s`` bounds a filling run too."""
     argv = [
-        ensure_wrk(), f"-t{THREADS}", f"-c{connections}", f"-d{duration_s:.0f}s",
-        f"--timeout={timeout_s:.0f}s", "--latency", "-s", str(script), url, "--", *script_args,
-    ]  # fmt: skip
+        ensure_wrk(),
+        f"-t{THREADS}",
+        f"-c{connections}",
+        f"-d{duration_s:.0f}s",
+        f"--timeout={timeout_s:.0f}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+        "--",
+        *script_args,
+    ]
     completed = subprocess.run(argv, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise WrkError(f"wrk exited with {completed.returncode}: {completed.stderr.strip()}")
@@ -104,12 +113,24 @@ def parse(output: str) -> WrkResult:
     )
 
 
-def fill(url: str, prefix: str, orders: int, connections: int = 64, limit_s: float = 600.0) -> WrkResult:
+def fill(
+    url: str, prefix: str, orders: int, connections: int = 64, limit_s: float = 600.0
+) -> WrkResult:
     """Create ``orders`` orders through ``url`` as fast as wrk can, and return wrk's figures."""
     argv = [
-        ensure_wrk(), f"-t{THREADS}", f"-c{connections}", f"-d{limit_s:.0f}s", "--timeout=30s",
-        "--latency", "-s", str(FILL_ORDERS), url, "--", prefix, str(orders),
-    ]  # fmt: skip
+        ensure_wrk(),
+        f"-t{THREADS}",
+        f"-c{connections}",
+        f"-d{limit_s:.0f}s",
+        "--timeout=30s",
+        "--latency",
+        "-s",
+        str(FILL_ORDERS),
+        url,
+        "--",
+        prefix,
+        str(orders),
+    ]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as wrk:
         assert wrk.stdout is not None and wrk.stderr is not None
         head = []

@@ -25,9 +25,11 @@ CLUSTER_ID = "c2hvcC10ZXN0LWNsdXN0ZXI"
 # A small heap: these machines have 2 cores and the suite may run three nodes at once.
 KAFKA_START_S = 90.0
 JAVA_OPTIONS = (
-    "-Xmx384m", "-Xms128m", "-XX:+UseSerialGC",
+    "-Xmx384m",
+    "-Xms128m",
+    "-XX:+UseSerialGC",
     f"-Dlog4j2.configurationFile={REPO / 'apache-kafka' / 'log4j2.properties'}",
-)  # fmt: skip
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -77,8 +79,16 @@ def kafka_broker(node: KafkaNode, cluster: list[KafkaNode], **overrides: str) ->
     properties.write_text(_server_properties(node, cluster, overrides))
     classpath = str(KAFKA_LIBS / "*")
     java = ["java", *JAVA_OPTIONS, "-cp", classpath]
-    format_storage = [*java, "kafka.tools.StorageTool", "format", "--ignore-formatted",
-                      "-t", CLUSTER_ID, "-c", str(properties)]  # fmt: skip
+    format_storage = [
+        *java,
+        "kafka.tools.StorageTool",
+        "format",
+        "--ignore-formatted",
+        "-t",
+        CLUSTER_ID,
+        "-c",
+        str(properties),
+    ]
     run = [*java, "kafka.Kafka", str(properties)]
     # Format (once: a formatted directory is left as it is), then become the broker itself.
     script = f"{shlex.join(format_storage)} >/dev/null && exec {shlex.join(run)}"

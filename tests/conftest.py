@@ -18,16 +18,26 @@ from tests.brokers import free_port, kafka_broker, kafka_missing, kafka_nodes, t
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("shop")
-    group.addoption("--broker", choices=["noida", "kafka", "tansu"], default="noida",
-                    help="which Kafka-compatible broker the session starts")  # fmt: skip
-    group.addoption("--kafka-bootstrap", default=None,
-                    help="use this running broker instead of starting one")  # fmt: skip
-    group.addoption("--schema-registry-url", default=None,
-                    help="use this running Schema Registry instead of starting one")  # fmt: skip
+    group.addoption(
+        "--broker",
+        choices=["noida", "kafka", "tansu"],
+        default="noida",
+        help="which Kafka-compatible broker the session starts",
+    )
+    group.addoption(
+        "--kafka-bootstrap", default=None, help="use this running broker instead of starting one"
+    )
+    group.addoption(
+        "--schema-registry-url",
+        default=None,
+        help="use this running Schema Registry instead of starting one",
+    )
 
 
 def broker_kind(config: pytest.Config) -> str:
-    return "external" if config.getoption("--kafka-bootstrap") else str(config.getoption("--broker"))
+    return (
+        "external" if config.getoption("--kafka-bootstrap") else str(config.getoption("--broker"))
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -70,7 +70,9 @@ def test_shop_and_registry_reach_the_broker_on_its_internal_listener(
     shop_env = compose["services"]["shop"]["environment"]
     assert shop_env["SHOP_KAFKA_BOOTSTRAP_SERVERS"] == f"kafka:{port}"
     registry_env = compose["services"]["schema-registry"]["environment"]
-    assert registry_env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"] == f"PLAINTEXT://kafka:{port}"
+    assert (
+        registry_env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"] == f"PLAINTEXT://kafka:{port}"
+    )
     registry_port = registry_env["SCHEMA_REGISTRY_LISTENERS"].rsplit(":", 1)[1]
     assert shop_env["SHOP_SCHEMA_REGISTRY_URL"] == f"http://schema-registry:{registry_port}"
 

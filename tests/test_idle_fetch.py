@@ -45,10 +45,12 @@ async def fetches_while_idle(bootstrap_servers: str, pause: bool) -> int:
 
 
 async def test_an_idle_consumer_pauses_after_empty_fetches(bootstrap_servers: str) -> None:
-    """On a broker that answers empty fetches at once, the pause bounds an idle consumer's fetches."""
+    """On a broker that answers empty fetches at once, the pause bounds an idle consumer."""
     bound = 2 * WINDOW_S / IDLE_FETCH_PAUSE_S
     unpaused = await fetches_while_idle(bootstrap_servers, pause=False)
     if unpaused <= bound:
-        pytest.skip(f"this broker holds empty fetches ({unpaused} in {WINDOW_S} s): nothing to bound")
+        pytest.skip(
+            f"this broker holds empty fetches ({unpaused} in {WINDOW_S} s): nothing to bound"
+        )
     paused = await fetches_while_idle(bootstrap_servers, pause=True)
     assert paused <= bound, f"{paused} fetches in {WINDOW_S} s with the pause, {unpaused} without"

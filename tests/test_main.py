@@ -57,16 +57,24 @@ def shop_env(data_dir: Path, ports: dict[str, int], **extra: str) -> dict[str, s
 
 
 def fresh_ports() -> dict[str, int]:
-    keys = ("SHOP_CART_PORT", "SHOP_ORDERS_PORT", "SHOP_EMBEDDED_KAFKA_PORT",
-            "SHOP_EMBEDDED_REGISTRY_PORT")  # fmt: skip
+    keys = (
+        "SHOP_CART_PORT",
+        "SHOP_ORDERS_PORT",
+        "SHOP_EMBEDDED_KAFKA_PORT",
+        "SHOP_EMBEDDED_REGISTRY_PORT",
+    )
     return {key: free_port() for key in keys}
 
 
 async def spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shop", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "shop",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def read_lines(stream: asyncio.StreamReader | None) -> list[str]:
@@ -122,7 +130,7 @@ async def test_embedded_default_prints_where_everything_listens(tmp_path: Path) 
         assert f"embedded Kafka broker on 127.0.0.1:{ports['SHOP_EMBEDDED_KAFKA_PORT']}" in printed
         registry = f"http://127.0.0.1:{ports['SHOP_EMBEDDED_REGISTRY_PORT']}"
         assert f"embedded Schema Registry on {registry}" in printed
-        assert f"data in {tmp_path.resolve()}" in printed
+        assert f"data in {tmp_path.resolve()}" in printed  # noqa: ASYNC240
         async with aiohttp.ClientSession() as http:
             for base in (shop.cart, shop.orders):
                 async with http.get(f"{base}/health") as response:
@@ -157,8 +165,10 @@ async def test_json_logs_are_one_object_a_line_with_request_ids(tmp_path: Path) 
     assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
     [request] = [entry for entry in entries if entry.get("request_id") == "json-log-1"]
     assert (request["logger"], request["method"], request["path"]) == (
-        "shop.cart", "POST", "/create-order"
-    )  # fmt: skip
+        "shop.cart",
+        "POST",
+        "/create-order",
+    )
     assert (request["status"], request["level"]) == (201, "INFO")
     assert request["duration_ms"] > 0
 

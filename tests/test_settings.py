@@ -47,7 +47,10 @@ def test_environment_and_flags_are_read_and_flags_win() -> None:
         ({"SHOP_REQUEST_TIMEOUT_S": "-1"}, "SHOP_REQUEST_TIMEOUT_S must be more than 0"),
         ({"SHOP_LOG_LEVEL": "loud"}, "SHOP_LOG_LEVEL must be DEBUG"),
         ({"SHOP_TOPIC": " "}, "SHOP_TOPIC must not be empty"),
-        ({"SHOP_EMBEDDED_KAFKA_PORT": "0"}, "SHOP_EMBEDDED_KAFKA_PORT must be a port number from 1"),
+        (
+            {"SHOP_EMBEDDED_KAFKA_PORT": "0"},
+            "SHOP_EMBEDDED_KAFKA_PORT must be a port number from 1",
+        ),
         ({"SHOP_CART_PORT": "8001"}, "must differ"),
         ({"SHOP_KAFKA_BOOTSTRAP_SERVERS": "b:9092"}, "SHOP_SCHEMA_REGISTRY_URL must be set"),
         ({"SHOP_SCHEMA_REGISTRY_URL": "http://r:8081"}, "needs SHOP_KAFKA_BOOTSTRAP_SERVERS"),

@@ -48,7 +48,7 @@ def ensure_port_free(host: str, port: int, what: str, setting: str) -> None:
 async def tcp_ready(host: str, port: int) -> bool:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=1)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return False
     writer.close()
     with contextlib.suppress(OSError):
@@ -60,10 +60,12 @@ def http_ready(url: str) -> ReadyCheck:
     async def check() -> bool:
         timeout = aiohttp.ClientTimeout(total=2)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                async with session.get(url) as response:
-                    return response.status == 200
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url) as response,
+            ):
+                return response.status == 200
+        except (TimeoutError, aiohttp.ClientError):
             return False
 
     return check
@@ -111,7 +113,9 @@ class ChildProcess:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             output = self.log_path.open("ab")
         except OSError as exc:
-            raise ChildError(f"cannot write the {self.name}'s log {self.log_path}: {exc.strerror}") from None
+            raise ChildError(
+                f"cannot write the {self.name}'s log {self.log_path}: {exc.strerror}"
+            ) from None
         with output:
             try:
                 self._process = await asyncio.create_subprocess_exec(
@@ -143,7 +147,9 @@ class ChildProcess:
         """Wait until the child exits on its own; return the error that describes it."""
         assert self._process is not None, "start() first"
         code = await self._process.wait()
-        return ChildError(f"the {self.name} exited unexpectedly with code {code}; see {self.log_path}")
+        return ChildError(
+            f"the {self.name} exited unexpectedly with code {code}; see {self.log_path}"
+        )
 
     async def stop(self, grace: float = 10.0) -> None:
         process, self._process = self._process, None
@@ -153,7 +159,7 @@ class ChildProcess:
             process.terminate()
         try:
             await asyncio.wait_for(process.wait(), timeout=grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("%s did not stop within %.0f s; killing it", self.name, grace)
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
@@ -174,7 +180,9 @@ def wheel_binary(binary: Path) -> Path:
         try:
             binary.chmod(binary.stat().st_mode | 0o111)
         except OSError as exc:
-            raise ChildError(f"{binary} is not executable and cannot be made so: {exc.strerror}") from None
+            raise ChildError(
+                f"{binary} is not executable and cannot be made so: {exc.strerror}"
+            ) from None
     return binary
 
 
@@ -186,10 +194,20 @@ def noida_broker(host: str, port: int, data_dir: Path, log_path: Path) -> ChildP
     except OSError as exc:
         raise ChildError(f"cannot create the data directory {data_dir}: {exc.strerror}") from None
     argv = [
-        str(binary), "start", "--only", "kafka", "--host", host,
-        "--kafka-port", str(port), "--data-dir", str(data_dir),
-    ]  # fmt: skip
-    return ChildProcess("embedded Kafka broker (noida-db)", argv, lambda: tcp_ready(host, port), log_path)
+        str(binary),
+        "start",
+        "--only",
+        "kafka",
+        "--host",
+        host,
+        "--kafka-port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    return ChildProcess(
+        "embedded Kafka broker (noida-db)", argv, lambda: tcp_ready(host, port), log_path
+    )
 
 
 def schema_registry(
@@ -197,9 +215,17 @@ def schema_registry(
 ) -> ChildProcess:
     """The project's own Schema Registry, as ``python -m shop.registry``."""
     argv = [
-        sys.executable, "-m", "shop.registry", "--bootstrap-servers", bootstrap_servers,
-        "--host", host, "--port", str(port), *extra_args,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "shop.registry",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *extra_args,
+    ]
     return ChildProcess(
         "embedded Schema Registry", argv, http_ready(f"http://{host}:{port}/"), log_path
     )

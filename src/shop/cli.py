@@ -80,8 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"the last N events (default {DEFAULT_LAST}; with --order, all of them)",
     )
-    events.add_argument("--format", choices=["text", "json"], default="text",
-                        help="aligned columns (default), or one JSON object per line")  # fmt: skip
+    events.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="aligned columns (default), or one JSON object per line",
+    )
     letters = commands.add_parser(
         "dead-letters",
         parents=[_connection_flags(registry=False)],

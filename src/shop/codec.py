@@ -103,9 +103,7 @@ class OrderEventCodec:
         fastavro.schemaless_writer(buffer, self._writer, events.to_record(event))
         return buffer.getvalue()
 
-    async def decode_batch(
-        self, values: Sequence[bytes | None]
-    ) -> list[OrderEvent | PoisonEvent]:
+    async def decode_batch(self, values: Sequence[bytes | None]) -> list[OrderEvent | PoisonEvent]:
         """Decode every value, in order; an undecodable one becomes a :class:`PoisonEvent`.
 
         Writer schemas not seen before are fetched from the registry first (one request per

@@ -33,9 +33,13 @@ async def open_dependencies(stack: contextlib.AsyncExitStack, settings: Settings
         (settings.host, settings.cart_port, "cart API", "SHOP_CART_PORT"),
         (settings.host, settings.orders_port, "orders API", "SHOP_ORDERS_PORT"),
         (host, settings.embedded_kafka_port, "embedded Kafka broker", "SHOP_EMBEDDED_KAFKA_PORT"),
-        (host, settings.embedded_registry_port, "embedded Schema Registry",
-         "SHOP_EMBEDDED_REGISTRY_PORT"),
-    ):  # fmt: skip
+        (
+            host,
+            settings.embedded_registry_port,
+            "embedded Schema Registry",
+            "SHOP_EMBEDDED_REGISTRY_PORT",
+        ),
+    ):
         ensure_port_free(on, port, what, key)
     logs = settings.data_dir / "logs"
     bootstrap = f"{host}:{settings.embedded_kafka_port}"

@@ -106,7 +106,9 @@ def order_problem(order: Order) -> str | None:
         if not 1 <= item.quantity <= MAX_QUANTITY:
             return f"item {item.item_id[:64]} has quantity {item.quantity}, not 1 to {MAX_QUANTITY}"
         if item.unit_price <= 0 or money.to_cents(item.unit_price) != item.unit_price:
-            return f"item {item.item_id[:64]} has unit price {item.unit_price}, not a positive amount"
+            return (
+                f"item {item.item_id[:64]} has unit price {item.unit_price}, not a positive amount"
+            )
     if order.total_amount != money.total(item.amount for item in order.items):
         return f"totalAmount {order.total_amount} is not the sum of the items"
     if order.currency != CURRENCY:
@@ -119,5 +121,7 @@ def _follows(changed: Order, current: Order) -> Judgement:
     if dataclasses.replace(changed, status=current.status) != current:
         return _reject(f"an update of order {current.order_id} changes more than its status")
     if current.status.terminal and changed.status != current.status:
-        return _reject(f"order {current.order_id} is {current.status} and cannot become {changed.status}")
+        return _reject(
+            f"order {current.order_id} is {current.status} and cannot become {changed.status}"
+        )
     return APPLY

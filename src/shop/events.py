@@ -37,9 +37,7 @@ def created(order: Order, now: datetime) -> OrderEvent:
 
 def updated(order: Order, previous_version: int, now: datetime) -> OrderEvent:
     """The event that follows version ``previous_version`` of the same order."""
-    return OrderEvent(
-        str(uuid.uuid4()), EventType.ORDER_UPDATED, previous_version + 1, now, order
-    )
+    return OrderEvent(str(uuid.uuid4()), EventType.ORDER_UPDATED, previous_version + 1, now, order)
 
 
 def to_record(event: OrderEvent) -> dict[str, Any]:

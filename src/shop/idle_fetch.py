@@ -38,6 +38,4 @@ def pause_after_empty_fetches(consumer: Any, pause_s: float = IDLE_FETCH_PAUSE_S
 
 def _has_records(response: Any) -> bool:
     # Every Fetch response version lists (topic, [(partition, error, high watermark, …, records)]).
-    return any(
-        partition[-1] for _, partitions in response.topics for partition in partitions
-    )
+    return any(partition[-1] for _, partitions in response.topics for partition in partitions)

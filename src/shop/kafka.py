@@ -67,7 +67,7 @@ async def bounded(call: Awaitable[T], timeout_s: float, doing: str) -> T:
         raise KafkaUnavailable(
             f"Kafka is unreachable or refused the request while {doing}; try again later"
         ) from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise KafkaUnavailable(
             f"Kafka did not answer within {timeout_s:g} s while {doing}; try again later"
         ) from None
@@ -82,7 +82,7 @@ async def close_quietly(call: Awaitable[object], timeout_s: float, what: str) ->
     """
     try:
         await asyncio.wait_for(call, timeout_s)
-    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, KafkaError, OSError) as exc:
         log.warning("closing the %s: %r", what, exc)
     except asyncio.CancelledError:
         task = asyncio.current_task()
@@ -187,7 +187,7 @@ class KafkaAdmin:
     async def _describe_cluster(self, timeout_s: float) -> bool:
         try:
             await asyncio.wait_for(self._admin.describe_cluster(), timeout_s)
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             if self._answered:
                 log.warning("Kafka stopped answering (%r); health is 503 until it does", exc)
             self._answered = False

@@ -191,23 +191,37 @@ _FIELDS: dict[str, tuple[Parser, str]] = {
     "cart_port": (_parse_port, "port of the cart API"),
     "orders_port": (_parse_port, "port of the orders API"),
     "topic": (_parse_str, "topic of the order events"),
-    "topic_partitions": (_parse_positive_int, "partitions of the topic when the service creates it"),
+    "topic_partitions": (
+        _parse_positive_int,
+        "partitions of the topic when the service creates it",
+    ),
     "topic_replication_factor": (
-        _parse_positive_int, "replicas of the topic when the service creates it"
+        _parse_positive_int,
+        "replicas of the topic when the service creates it",
     ),
     "consumer_group": (_parse_str, "consumer group of the order view"),
     "kafka_idempotence": (_parse_bool, "idempotent producer (switch off for brokers without it)"),
     "request_timeout_s": (_parse_timeout, "longest wait, in seconds, for the broker or registry"),
-    "data_dir": (lambda key, raw: Path(_parse_str(key, raw)), "data directory of the embedded stack"),
+    "data_dir": (
+        lambda key, raw: Path(_parse_str(key, raw)),
+        "data directory of the embedded stack",
+    ),
     "embedded_kafka_port": (_parse_fixed_port, "port of the embedded broker"),
     "embedded_registry_port": (_parse_fixed_port, "port of the embedded Schema Registry"),
     "log_level": (_parse_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "log_format": (_parse_log_format, "plain (a line a person reads) or json (one object a line)"),
-    "dead_letter_topic": (_parse_topic, "topic of records the view cannot apply (default <topic>.dlq)"),
-    "scan_topics": (
-        _parse_topics, "comma-separated topics getAllOrderIdsFromTopic may read (default the order topic)"
+    "dead_letter_topic": (
+        _parse_topic,
+        "topic of records the view cannot apply (default <topic>.dlq)",
     ),
-    "scan_max_records": (_parse_positive_int, "most records one getAllOrderIdsFromTopic scan reads"),
+    "scan_topics": (
+        _parse_topics,
+        "comma-separated topics getAllOrderIdsFromTopic may read (default the order topic)",
+    ),
+    "scan_max_records": (
+        _parse_positive_int,
+        "most records one getAllOrderIdsFromTopic scan reads",
+    ),
     "scan_concurrency": (_parse_positive_int, "getAllOrderIdsFromTopic scans that may run at once"),
     "shutdown_grace_s": (_parse_grace, "seconds requests in flight get to finish on SIGTERM"),
 }

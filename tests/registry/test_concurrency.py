@@ -22,7 +22,10 @@ async def test_concurrent_different_schemas_get_versions_one_to_n(api: Api) -> N
     assert all(status == 200 for status, _ in answers)
     ids = [answer["id"] for _, answer in answers]
     assert len(set(ids)) == CLIENTS
-    assert await api.call("GET", f"/subjects/{subject}/versions") == (200, list(range(1, CLIENTS + 1)))
+    assert await api.call("GET", f"/subjects/{subject}/versions") == (
+        200,
+        list(range(1, CLIENTS + 1)),
+    )
     for version in range(1, CLIENTS + 1):
         _, entry = await api.call("GET", f"/subjects/{subject}/versions/{version}")
         assert entry["id"] == ids[schemas.index(record_named(entry["schema"]))]

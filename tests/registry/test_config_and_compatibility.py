@@ -81,16 +81,16 @@ async def test_level_decides_registration(api: Api, level: str, change: str, all
         assert await api.call("GET", f"/subjects/{subject}/versions") == (200, [1])
 
 
-@pytest.mark.parametrize(
-    ("level", "allowed"), [("BACKWARD", True), ("BACKWARD_TRANSITIVE", False)]
-)
+@pytest.mark.parametrize(("level", "allowed"), [("BACKWARD", True), ("BACKWARD_TRANSITIVE", False)])
 async def test_transitive_checks_every_version(api: Api, level: str, allowed: bool) -> None:
     """A third version that only the latest can accept passes BACKWARD, not BACKWARD_TRANSITIVE."""
     subject = unique("trans-value")
     name = "T" + subject.replace("-", "_")
     await api.call("PUT", f"/config/{subject}", {"compatibility": "NONE"})
     await api.call("POST", f"/subjects/{subject}/versions", body(record(name, ("x", "int"))))
-    await api.call("POST", f"/subjects/{subject}/versions", body(record(name, ("y", "int"), default=0)))
+    await api.call(
+        "POST", f"/subjects/{subject}/versions", body(record(name, ("y", "int"), default=0))
+    )
     await api.call("PUT", f"/config/{subject}", {"compatibility": level})
     third = record(name, ("y", "int"))  # reads the second version, not the first
     status, _ = await api.call("POST", f"/subjects/{subject}/versions", body(third))
@@ -98,7 +98,8 @@ async def test_transitive_checks_every_version(api: Api, level: str, allowed: bo
 
 
 @pytest.mark.parametrize(
-    ("level", "allowed"), [("FORWARD", True), ("FORWARD_TRANSITIVE", False), ("FULL_TRANSITIVE", False)]
+    ("level", "allowed"),
+    [("FORWARD", True), ("FORWARD_TRANSITIVE", False), ("FULL_TRANSITIVE", False)],
 )
 async def test_forward_and_full_transitive(api: Api, level: str, allowed: bool) -> None:
     """Transitive forward checks make every old reader read the new data."""
@@ -106,7 +107,9 @@ async def test_forward_and_full_transitive(api: Api, level: str, allowed: bool) 
     name = "F" + subject.replace("-", "_")
     await api.call("PUT", f"/config/{subject}", {"compatibility": "NONE"})
     await api.call("POST", f"/subjects/{subject}/versions", body(record(name, ("x", "int"))))
-    await api.call("POST", f"/subjects/{subject}/versions", body(record(name, ("x", "int"), default=0)))
+    await api.call(
+        "POST", f"/subjects/{subject}/versions", body(record(name, ("x", "int"), default=0))
+    )
     await api.call("PUT", f"/config/{subject}", {"compatibility": level})
     third = record(name, ("z", "int"))  # the latest reader has a default for x; the first does not
     status, _ = await api.call("POST", f"/subjects/{subject}/versions", body(third))
@@ -127,9 +130,13 @@ async def test_compatibility_endpoint(api: Api) -> None:
         200,
         {"is_compatible": False},
     )
-    status, verbose = await api.call("POST", path + "?verbose=True", body(variants["added_without_default"]))
+    status, verbose = await api.call(
+        "POST", path + "?verbose=True", body(variants["added_without_default"])
+    )
     assert status == 200 and verbose["is_compatible"] is False and len(verbose["messages"]) == 1
     status, error = await api.call("POST", path + "/7", body(variants["base"]))
     assert (status, error["error_code"]) == (404, 40402)
-    status, error = await api.call("POST", f"/compatibility/subjects/{unique('none')}/versions/latest", body(variants["base"]))
+    status, error = await api.call(
+        "POST", f"/compatibility/subjects/{unique('none')}/versions/latest", body(variants["base"])
+    )
     assert (status, error["error_code"]) == (404, 40401)

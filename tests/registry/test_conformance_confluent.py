@@ -31,7 +31,7 @@ def test_avro_serializer_round_trip(registry_url: str) -> None:
 
 
 def test_client_admin_calls(registry_url: str) -> None:
-    """register, lookup, versions, compatibility (sent as True/False) and config through the client."""
+    """register, lookup, versions, compatibility (sent as True/False) and config, by the client."""
     with SchemaRegistryClient({"url": registry_url}) as client:
         admin_calls(client, unique("ck-value"))
 

@@ -13,7 +13,12 @@ from tests.waiting import unique
 def order_schema(*extra: dict[str, Any]) -> schema.AvroSchema:
     fields = [{"name": "order_id", "type": "string"}, {"name": "total_cents", "type": "long"}]
     return schema.AvroSchema(
-        {"type": "record", "name": "Placed", "namespace": "shop.conformance", "fields": fields + list(extra)}
+        {
+            "type": "record",
+            "name": "Placed",
+            "namespace": "shop.conformance",
+            "fields": fields + list(extra),
+        }
     )
 
 
@@ -25,7 +30,12 @@ async def test_async_client_full_cycle(registry_url: str) -> None:
     schema_id = await client.register(subject, v1)
     assert (await client.get_by_id(schema_id)) == v1
     latest = await client.get_schema(subject)
-    assert (latest.subject, latest.schema_id, latest.version, latest.schema) == (subject, schema_id, 1, v1)
+    assert (latest.subject, latest.schema_id, latest.version, latest.schema) == (
+        subject,
+        schema_id,
+        1,
+        v1,
+    )
     found = await client.check_version(subject, v1)
     assert (found.schema_id, found.version) == (schema_id, 1)
     compatible = order_schema({"name": "note", "type": "string", "default": ""})

@@ -8,7 +8,9 @@ from tests.waiting import unique
 
 async def two_versions(api: Api, subject: str) -> tuple[int, int]:
     name = "D" + subject.replace("-", "_")
-    _, first = await api.call("POST", f"/subjects/{subject}/versions", body(record(name, ("x", "int"))))
+    _, first = await api.call(
+        "POST", f"/subjects/{subject}/versions", body(record(name, ("x", "int")))
+    )
     v2 = record(name, ("x", "int"), ("y", "int"), default=1)
     _, second = await api.call("POST", f"/subjects/{subject}/versions", body(v2))
     return first["id"], second["id"]
@@ -61,12 +63,17 @@ async def test_soft_delete_subject(api: Api) -> None:
     assert subject not in (await api.call("GET", "/subjects"))[1]
     assert subject in (await api.call("GET", "/subjects?deleted=TRUE"))[1]
     status, error = await api.call("GET", f"/subjects/{subject}/versions")
-    assert (status, error) == (404, {"error_code": 40401, "message": f"Subject '{subject}' not found."})
+    assert (status, error) == (
+        404,
+        {"error_code": 40401, "message": f"Subject '{subject}' not found."},
+    )
     assert (await api.call("GET", f"/schemas/ids/{second_id}"))[0] == 200
     status, error = await api.call("DELETE", f"/subjects/{subject}")
     assert (status, error["error_code"]) == (404, 40404)
     status, found = await api.call(
-        "POST", f"/subjects/{subject}?deleted=true", body(record("D" + subject.replace("-", "_"), ("x", "int")))
+        "POST",
+        f"/subjects/{subject}?deleted=true",
+        body(record("D" + subject.replace("-", "_"), ("x", "int"))),
     )
     assert (status, found["id"], found["version"]) == (200, first_id, 1)
 
@@ -92,7 +99,10 @@ async def test_reregistering_after_subject_delete_starts_a_new_version(api: Api)
     first_id, _ = await two_versions(api, subject)
     await api.call("DELETE", f"/subjects/{subject}")
     schema = record("D" + subject.replace("-", "_"), ("x", "int"))
-    assert await api.call("POST", f"/subjects/{subject}/versions", body(schema)) == (200, {"id": first_id})
+    assert await api.call("POST", f"/subjects/{subject}/versions", body(schema)) == (
+        200,
+        {"id": first_id},
+    )
     assert await api.call("GET", f"/subjects/{subject}/versions") == (200, [3])
 
 
@@ -113,7 +123,10 @@ async def test_deleting_the_latest_version_then_registering_it_again(api: Api) -
     _, latest = await api.call("GET", f"/subjects/{subject}/versions/latest")
     assert await api.call("DELETE", f"/subjects/{subject}/versions/latest") == (200, 2)
     again = {"schema": latest["schema"]}
-    assert await api.call("POST", f"/subjects/{subject}/versions", again) == (200, {"id": second_id})
+    assert await api.call("POST", f"/subjects/{subject}/versions", again) == (
+        200,
+        {"id": second_id},
+    )
     assert await api.call("GET", f"/subjects/{subject}/versions") == (200, [1, 3])
     status, found = await api.call("POST", f"/subjects/{subject}?deleted=true", again)
     assert (status, found["version"], found["id"]) == (200, 3, second_id)
@@ -135,5 +148,7 @@ async def test_lookup_finds_a_soft_deleted_version_only_with_deleted(api: Api) -
     await api.call("DELETE", f"/subjects/{subject}/versions/1")
     status, error = await api.call("POST", f"/subjects/{subject}", body(record(name, ("x", "int"))))
     assert (status, error["error_code"]) == (404, 40403)
-    status, found = await api.call("POST", f"/subjects/{subject}?deleted=TRUE", body(record(name, ("x", "int"))))
+    status, found = await api.call(
+        "POST", f"/subjects/{subject}?deleted=TRUE", body(record(name, ("x", "int")))
+    )
     assert (status, found["version"]) == (200, 1)

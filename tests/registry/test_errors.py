@@ -14,7 +14,9 @@ from tests.waiting import unique
 async def test_invalid_avro_is_42201_and_stores_nothing(api: Api) -> None:
     """An invalid schema is 42201 and the subject does not appear."""
     subject = unique("bad-value")
-    status, error = await api.call("POST", f"/subjects/{subject}/versions", {"schema": '{"type": "recrod"}'})
+    status, error = await api.call(
+        "POST", f"/subjects/{subject}/versions", {"schema": '{"type": "recrod"}'}
+    )
     assert (status, error["error_code"]) == (422, 42201)
     assert subject not in (await api.call("GET", "/subjects?deleted=true"))[1]
 
@@ -23,7 +25,10 @@ async def test_invalid_avro_is_42201_and_stores_nothing(api: Api) -> None:
     "payload",
     [
         {"schema": "{}", "schemaType": "JSON"},
-        {"schema": json.dumps(record("R", ("x", "int"))), "references": [{"name": "a", "subject": "b", "version": 1}]},
+        {
+            "schema": json.dumps(record("R", ("x", "int"))),
+            "references": [{"name": "a", "subject": "b", "version": 1}],
+        },
         {"schema": ""},
         {"nothing": 1},
     ],
@@ -39,9 +44,11 @@ async def test_malformed_json_is_400(api: Api) -> None:
     """A body that is not JSON is refused with a JSON error."""
     subject = unique("json-value")
     status, error = await api.call(
-        "POST", f"/subjects/{subject}/versions", data="{not json",
+        "POST",
+        f"/subjects/{subject}/versions",
+        data="{not json",
         headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     assert (status, error["error_code"]) == (400, 400)
 
 
@@ -49,10 +56,15 @@ async def test_wrong_content_type_is_415(api: Api) -> None:
     """Only the Schema Registry and JSON content types are accepted."""
     subject = unique("ct-value")
     status, error = await api.call(
-        "POST", f"/subjects/{subject}/versions", data=json.dumps(body(record("C", ("x", "int")))),
+        "POST",
+        f"/subjects/{subject}/versions",
+        data=json.dumps(body(record("C", ("x", "int")))),
         headers={"Content-Type": "text/plain"},
-    )  # fmt: skip
-    assert (status, error) == (415, {"error_code": 415, "message": "HTTP 415 Unsupported Media Type"})
+    )
+    assert (status, error) == (
+        415,
+        {"error_code": 415, "message": "HTTP 415 Unsupported Media Type"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,9 +75,11 @@ async def test_accepted_content_types(api: Api, content_type: str) -> None:
     """Every content type Confluent accepts registers a schema."""
     subject = unique("okct-value")
     status, _ = await api.call(
-        "POST", f"/subjects/{subject}/versions", data=json.dumps(body(record("K", ("x", "int")))),
+        "POST",
+        f"/subjects/{subject}/versions",
+        data=json.dumps(body(record("K", ("x", "int")))),
         headers={"Content-Type": content_type},
-    )  # fmt: skip
+    )
     assert status == 200
 
 
@@ -74,9 +88,11 @@ async def test_huge_body_is_413(api: Api) -> None:
     subject = unique("huge-value")
     huge = json.dumps({"schema": json.dumps(record("H", ("x", "int"), doc="x" * (17 * 2**20)))})
     status, error = await api.call(
-        "POST", f"/subjects/{subject}/versions", data=io.BytesIO(huge.encode()),
+        "POST",
+        f"/subjects/{subject}/versions",
+        data=io.BytesIO(huge.encode()),
         headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     assert (status, error["error_code"]) == (413, 413)
     assert subject not in (await api.call("GET", "/subjects?deleted=true"))[1]
 
@@ -92,7 +108,9 @@ async def test_invalid_version_is_42202(api: Api) -> None:
 
 async def test_control_characters_in_subject_are_refused(api: Api) -> None:
     """A subject with control characters is refused and not stored."""
-    status, error = await api.call("POST", "/subjects/bad%01name/versions", body(record("S", ("x", "int"))))
+    status, error = await api.call(
+        "POST", "/subjects/bad%01name/versions", body(record("S", ("x", "int")))
+    )
     assert (status, error["error_code"]) == (422, 42208)
     assert "bad\x01name" not in (await api.call("GET", "/subjects?deleted=true"))[1]
 
@@ -107,13 +125,18 @@ async def test_not_found_codes(api: Api) -> None:
     assert (status, error) == (404, {"error_code": 40402, "message": "Version 9 not found."})
     status, error = await api.call("GET", "/schemas/ids/987654321")
     assert (status, error) == (404, {"error_code": 40403, "message": "Schema 987654321 not found"})
-    status, error = await api.call("POST", f"/subjects/{subject}", body(record("Other", ("x", "int"))))
+    status, error = await api.call(
+        "POST", f"/subjects/{subject}", body(record("Other", ("x", "int")))
+    )
     assert (status, error) == (404, {"error_code": 40403, "message": "Schema not found"})
 
 
 async def test_unknown_url_and_method_are_json(api: Api) -> None:
     """aiohttp's own 404 and 405 come back in Confluent's error shape."""
-    assert await api.call("GET", "/no/such/thing") == (404, {"error_code": 404, "message": "HTTP 404 Not Found"})
+    assert await api.call("GET", "/no/such/thing") == (
+        404,
+        {"error_code": 404, "message": "HTTP 404 Not Found"},
+    )
     assert await api.call("PATCH", "/subjects") == (
         405,
         {"error_code": 405, "message": "HTTP 405 Method Not Allowed"},
@@ -122,7 +145,11 @@ async def test_unknown_url_and_method_are_json(api: Api) -> None:
 
 def field_schema(kind: object, **extra: object) -> dict[str, str]:
     """A record with one field ``f`` of ``kind``; extra keys (a default) go on the field."""
-    return {"schema": json.dumps({"type": "record", "name": "F", "fields": [{"name": "f", "type": kind, **extra}]})}
+    return {
+        "schema": json.dumps(
+            {"type": "record", "name": "F", "fields": [{"name": "f", "type": kind, **extra}]}
+        )
+    }
 
 
 @pytest.mark.parametrize(
@@ -139,17 +166,31 @@ def field_schema(kind: object, **extra: object) -> dict[str, str]:
         ({"type": "array", "items": "int"}, {"default": ["x"]}),
         ({"type": "map", "values": "int"}, {"default": {"k": "v"}}),
         ({"type": "fixed", "name": "Two", "size": 2}, {"default": "abc"}),
-        ({"type": "record", "name": "In", "fields": [{"name": "a", "type": "int"}]}, {"default": {}}),
+        (
+            {"type": "record", "name": "In", "fields": [{"name": "a", "type": "int"}]},
+            {"default": {}},
+        ),
         ("int", {"name": "bad-name"}),
         ({"type": "bytes", "logicalType": "decimal", "precision": 2, "scale": 5}, {}),
         ({"type": "bytes", "logicalType": "decimal"}, {}),
-        ({"type": "fixed", "name": "Small", "size": 1, "logicalType": "decimal", "precision": 20}, {}),
+        (
+            {
+                "type": "fixed",
+                "name": "Small",
+                "size": 1,
+                "logicalType": "decimal",
+                "precision": 20,
+            },
+            {},
+        ),
     ],
 )
 async def test_invalid_fields_are_42201(api: Api, kind: object, extra: dict[str, object]) -> None:
-    """Defaults of the wrong type, invalid field names and impossible decimals are invalid schemas."""
+    """Defaults of the wrong type, invalid field names and impossible decimals are invalid."""
     subject = unique("badfield-value")
-    status, error = await api.call("POST", f"/subjects/{subject}/versions", field_schema(kind, **extra))
+    status, error = await api.call(
+        "POST", f"/subjects/{subject}/versions", field_schema(kind, **extra)
+    )
     assert (status, error["error_code"]) == (422, 42201), error
     assert subject not in (await api.call("GET", "/subjects?deleted=true"))[1]
 
@@ -162,7 +203,14 @@ async def test_invalid_fields_are_42201(api: Api, kind: object, extra: dict[str,
         ("bytes", "\u00ff"),
         (["null", "string"], None),
         (["string", "null"], "x"),
-        ({"type": "record", "name": "In", "fields": [{"name": "a", "type": "int", "default": 1}]}, {}),
+        (
+            {
+                "type": "record",
+                "name": "In",
+                "fields": [{"name": "a", "type": "int", "default": 1}],
+            },
+            {},
+        ),
         ({"type": "map", "values": "long"}, {"k": 1}),
         ({"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2}, "\u0000"),
     ],
@@ -170,14 +218,20 @@ async def test_invalid_fields_are_42201(api: Api, kind: object, extra: dict[str,
 async def test_valid_defaults_are_accepted(api: Api, kind: object, default: object) -> None:
     """Defaults that match their field's type (first union branch, JSON-encoded bytes) register."""
     subject = unique("okdefault-value")
-    status, _ = await api.call("POST", f"/subjects/{subject}/versions", field_schema(kind, default=default))
+    status, _ = await api.call(
+        "POST", f"/subjects/{subject}/versions", field_schema(kind, default=default)
+    )
     assert status == 200
 
 
 async def test_unknown_logical_type_is_kept(api: Api) -> None:
-    """A logical type this registry does not know is ignored by readers, as Avro says, and accepted."""
+    """A logical type this registry does not know is accepted: readers ignore it, as Avro says."""
     subject = unique("logical-value")
-    status, _ = await api.call("POST", f"/subjects/{subject}/versions", field_schema({"type": "int", "logicalType": "event-time"}))
+    status, _ = await api.call(
+        "POST",
+        f"/subjects/{subject}/versions",
+        field_schema({"type": "int", "logicalType": "event-time"}),
+    )
     assert status == 200
 
 
@@ -186,7 +240,12 @@ async def test_unknown_logical_type_is_kept(api: Api) -> None:
     [
         '{"schema":' + "[" * 100_000 + "]" * 100_000 + "}",
         json.dumps({"schema": "[" * 100_000 + "]" * 100_000}),
-        json.dumps({"schema": '{"type":"record","name":"N","fields":[{"name":"d","type":"double","default":NaN}]}'}),
+        json.dumps(
+            {
+                "schema": '{"type":"record","name":"N","fields":'
+                '[{"name":"d","type":"double","default":NaN}]}'
+            }
+        ),
         '{"schema": "\\"string\\"", "extra": NaN}',
     ],
     ids=["nested-body", "nested-schema", "nan-in-schema", "nan-in-body"],
@@ -195,7 +254,10 @@ async def test_hostile_json_is_a_clear_error(api: Api, raw: str) -> None:
     """Deeply nested JSON and non-standard constants are refused with 400 or 42201, never 500."""
     subject = unique("hostile-value")
     status, error = await api.call(
-        "POST", f"/subjects/{subject}/versions", data=raw, headers={"Content-Type": "application/json"}
+        "POST",
+        f"/subjects/{subject}/versions",
+        data=raw,
+        headers={"Content-Type": "application/json"},
     )
     assert (status, error["error_code"]) in ((400, 400), (422, 42201)), error
     assert subject not in (await api.call("GET", "/subjects?deleted=true"))[1]
@@ -226,7 +288,9 @@ async def test_schema_that_is_not_a_string_is_42201(api: Api, schema: object) ->
 async def test_version_and_id_must_be_plain_integers(api: Api) -> None:
     """Python's int() spellings (underscores, spaces) are not versions or ids."""
     subject = unique("plainint-value")
-    _, created = await api.call("POST", f"/subjects/{subject}/versions", body(record("P", ("x", "int"))))
+    _, created = await api.call(
+        "POST", f"/subjects/{subject}/versions", body(record("P", ("x", "int")))
+    )
     for bad in ("1_0", "%201", "1%20", "%D9%A1"):
         status, error = await api.call("GET", f"/subjects/{subject}/versions/{bad}")
         assert (status, error["error_code"]) == (422, 42202), bad

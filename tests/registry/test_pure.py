@@ -16,7 +16,10 @@ S = Subject("s-value")
 def test_keys_are_compact_with_confluent_field_order() -> None:
     """Key bytes are stable, so compaction replaces older records of the same key."""
     entry = SchemaVersion(S, Version(3), SchemaId(7), '"string"')
-    assert records.schema_record(entry).key == b'{"keytype":"SCHEMA","subject":"s-value","version":3,"magic":1}'
+    assert (
+        records.schema_record(entry).key
+        == b'{"keytype":"SCHEMA","subject":"s-value","version":3,"magic":1}'
+    )
     assert records.schema_record(entry).value == (
         b'{"subject":"s-value","version":3,"id":7,"schema":"\\"string\\"","deleted":false}'
     )

@@ -63,7 +63,9 @@ async def test_restart_after_permanent_delete(bootstrap_servers: str) -> None:
     """A permanently deleted subject stays gone; its schema keeps its id, new ones count on."""
     topic, subject = unique("_schemas-tomb"), unique("tomb-value")
     async with registry_on(bootstrap_servers, topic) as api:
-        _, created = await api.call("POST", f"/subjects/{subject}/versions", body(record("T", ("t", "int"))))
+        _, created = await api.call(
+            "POST", f"/subjects/{subject}/versions", body(record("T", ("t", "int")))
+        )
         await api.call("DELETE", f"/subjects/{subject}")
         await api.call("DELETE", f"/subjects/{subject}?permanent=true")
 
@@ -71,10 +73,16 @@ async def test_restart_after_permanent_delete(bootstrap_servers: str) -> None:
         assert await api.call("GET", "/subjects?deleted=true") == (200, [])
         status, error = await api.call("GET", f"/schemas/ids/{created['id']}")
         assert (status, error["error_code"]) == (404, 40403)
-        _, again = await api.call("POST", f"/subjects/{subject}/versions", body(record("T", ("t", "int"))))
+        _, again = await api.call(
+            "POST", f"/subjects/{subject}/versions", body(record("T", ("t", "int")))
+        )
         assert again == created
         assert await api.call("GET", f"/subjects/{subject}/versions") == (200, [2])
-        _, other = await api.call("POST", f"/subjects/{subject}/versions", body(record("T", ("t", "int"), ("u", "int"), default=0)))
+        _, other = await api.call(
+            "POST",
+            f"/subjects/{subject}/versions",
+            body(record("T", ("t", "int"), ("u", "int"), default=0)),
+        )
         assert other["id"] == created["id"] + 1
 
 

@@ -56,7 +56,10 @@ async def test_same_schema_under_another_subject_reuses_id(api: Api) -> None:
         [{"subject": first, "version": 1}, {"subject": second, "version": 1}],
         key=lambda item: str(item["subject"]),
     )
-    assert await api.call("GET", f"/schemas/ids/{a['id']}/subjects") == (200, sorted([first, second]))
+    assert await api.call("GET", f"/schemas/ids/{a['id']}/subjects") == (
+        200,
+        sorted([first, second]),
+    )
 
 
 async def test_new_versions_get_increasing_ids(api: Api) -> None:
@@ -87,7 +90,9 @@ async def test_raw_schema_endpoints(api: Api) -> None:
 async def test_primitive_schema_is_stored_canonically(api: Api) -> None:
     """{"type": "string"} is the same schema as "string", as Confluent stores it."""
     subject = unique("prim-value")
-    _, created = await api.call("POST", f"/subjects/{subject}/versions", {"schema": '{"type": "string"}'})
+    _, created = await api.call(
+        "POST", f"/subjects/{subject}/versions", {"schema": '{"type": "string"}'}
+    )
     assert await api.call("GET", f"/schemas/ids/{created['id']}") == (200, {"schema": '"string"'})
     again = await api.call("POST", f"/subjects/{subject}/versions", {"schema": '"string"'})
     assert again == (200, created)
@@ -96,7 +101,9 @@ async def test_primitive_schema_is_stored_canonically(api: Api) -> None:
 async def test_get_by_id_with_subject(api: Api) -> None:
     """?subject= narrows a lookup by id to that subject."""
     subject = unique("idsub-value")
-    _, created = await api.call("POST", f"/subjects/{subject}/versions", body(record("IdSub", ("x", "int"))))
+    _, created = await api.call(
+        "POST", f"/subjects/{subject}/versions", body(record("IdSub", ("x", "int")))
+    )
     status, _ = await api.call("GET", f"/schemas/ids/{created['id']}?subject={subject}")
     assert status == 200
     status, error = await api.call("GET", f"/schemas/ids/{created['id']}?subject={unique('other')}")
@@ -112,8 +119,15 @@ async def test_types_and_mode(api: Api) -> None:
 async def test_unicode_and_encoded_subjects_round_trip(api: Api) -> None:
     """Subjects with non-ASCII letters, emoji, '/', '%' and spaces are stored and listed as sent."""
     suffix = unique("")
-    for encoded, name in (("%C3%A9t%C3%A9", "été"), ("%F0%9F%98%80", "😀"), ("a%2Fb", "a/b"), ("a%25b%20c", "a%b c")):
-        status, created = await api.call("POST", f"/subjects/{encoded}{suffix}/versions", {"schema": '"int"'})
+    for encoded, name in (
+        ("%C3%A9t%C3%A9", "été"),
+        ("%F0%9F%98%80", "😀"),
+        ("a%2Fb", "a/b"),
+        ("a%25b%20c", "a%b c"),
+    ):
+        status, created = await api.call(
+            "POST", f"/subjects/{encoded}{suffix}/versions", {"schema": '"int"'}
+        )
         assert status == 200
         assert await api.call("GET", f"/subjects/{encoded}{suffix}/versions") == (200, [1])
         assert name + suffix in (await api.call("GET", "/subjects"))[1]

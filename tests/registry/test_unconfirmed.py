@@ -1,4 +1,4 @@
-"""A write whose acknowledgement timed out (50001) but which landed later is seen by the next one."""
+"""A write whose acknowledgement timed out (50001) but that landed later is seen by the next."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ async def test_ids_stay_unique_when_a_timed_out_write_lands_later(
     broker = noida_broker("127.0.0.1", port, tmp_path / "noida", tmp_path / "noida.log")
     async with broker.running(), registry_on(f"127.0.0.1:{port}", unique("_schemas"), 1.0) as api:
         first, second, third = (unique(f"s{n}-value") for n in (1, 2, 3))
-        status, _ = await api.call("POST", f"/subjects/{first}/versions", body(record("A", ("a", "int"))))
+        status, _ = await api.call(
+            "POST", f"/subjects/{first}/versions", body(record("A", ("a", "int")))
+        )
         assert status == 200
         assert broker.pid is not None
         os.kill(broker.pid, signal.SIGSTOP)  # the broker hears the write but cannot answer yet

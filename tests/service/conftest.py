@@ -13,7 +13,9 @@ from tests.waiting import unique
 
 
 @pytest.fixture(scope="session")
-def service_settings(bootstrap_servers: str, registry_url: str, kafka_idempotence: bool) -> Settings:
+def service_settings(
+    bootstrap_servers: str, registry_url: str, kafka_idempotence: bool
+) -> Settings:
     """Settings of a service on the session's broker and registry, on free ports."""
     return Settings(
         kafka_bootstrap_servers=bootstrap_servers,

@@ -97,7 +97,7 @@ async def topic_with_keys(bootstrap: str, keys: list[bytes | None], partitions: 
 
 
 def own_broker(pytestconfig: pytest.Config, tmp_path: Path) -> tuple[ChildProcess, str]:
-    """A broker of the session's kind that only this test uses (to stop or pause), and its address."""
+    """A broker of the session's kind only this test uses (to stop or pause), and its address."""
     if broker_kind(pytestconfig) == "external":
         pytest.skip("needs a broker of its own to stop or pause")
     return broker_of_kind(broker_kind(pytestconfig), tmp_path)

@@ -128,11 +128,13 @@ async def test_order_details_adds_shipping_rounded_half_up(
 
 @pytest.mark.parametrize(
     ("query", "status", "error"),
-    [({"orderId": "NOPE-never-created"}, 404, "order_not_found"),
-     ({}, 400, "invalid_request"),
-     ({"orderId": ""}, 400, "invalid_request"),
-     ({"orderId": "bad id!"}, 400, "invalid_request")],
-)  # fmt: skip
+    [
+        ({"orderId": "NOPE-never-created"}, 404, "order_not_found"),
+        ({}, 400, "invalid_request"),
+        ({"orderId": ""}, 400, "invalid_request"),
+        ({"orderId": "bad id!"}, 400, "invalid_request"),
+    ],
+)
 async def test_order_details_errors(
     service: RunningService,
     http: aiohttp.ClientSession,
@@ -154,19 +156,21 @@ VALID = {"orderId": "ORDER-OK", "itemsCount": 2}
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"itemsCount": 2}, "orderId"),
-     ({"orderId": "ORDER-1"}, "itemsCount"),
-     ({**VALID, "itemsCount": True}, "itemsCount"),
-     ({**VALID, "itemsCount": 2.5}, "itemsCount"),
-     ({**VALID, "itemsCount": "3"}, "itemsCount"),
-     ({**VALID, "itemsCount": 0}, "itemsCount"),
-     ({**VALID, "itemsCount": 101}, "itemsCount"),
-     ({**VALID, "itemsCount": None}, "itemsCount"),
-     ({**VALID, "orderId": 123}, "orderId"),
-     ({**VALID, "orderId": "has space"}, "orderId"),
-     ({**VALID, "orderId": "x" * 65}, "orderId"),
-     ({**VALID, "price": 1}, "price")],
-)  # fmt: skip
+    [
+        ({"itemsCount": 2}, "orderId"),
+        ({"orderId": "ORDER-1"}, "itemsCount"),
+        ({**VALID, "itemsCount": True}, "itemsCount"),
+        ({**VALID, "itemsCount": 2.5}, "itemsCount"),
+        ({**VALID, "itemsCount": "3"}, "itemsCount"),
+        ({**VALID, "itemsCount": 0}, "itemsCount"),
+        ({**VALID, "itemsCount": 101}, "itemsCount"),
+        ({**VALID, "itemsCount": None}, "itemsCount"),
+        ({**VALID, "orderId": 123}, "orderId"),
+        ({**VALID, "orderId": "has space"}, "orderId"),
+        ({**VALID, "orderId": "x" * 65}, "orderId"),
+        ({**VALID, "price": 1}, "price"),
+    ],
+)
 async def test_invalid_create_bodies_name_the_field(
     service: RunningService, http: aiohttp.ClientSession, body: dict[str, Any], field: str
 ) -> None:
@@ -180,12 +184,14 @@ async def test_invalid_create_bodies_name_the_field(
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({"orderId": "ORDER-1"}, "status"),
-     ({"orderId": "ORDER-1", "status": "lost"}, "status"),
-     ({"orderId": "ORDER-1", "status": 1}, "status"),
-     ({"status": "new"}, "orderId"),
-     ({"orderId": "ORDER-1", "status": "new", "itemsCount": 3}, "itemsCount")],
-)  # fmt: skip
+    [
+        ({"orderId": "ORDER-1"}, "status"),
+        ({"orderId": "ORDER-1", "status": "lost"}, "status"),
+        ({"orderId": "ORDER-1", "status": 1}, "status"),
+        ({"status": "new"}, "orderId"),
+        ({"orderId": "ORDER-1", "status": "new", "itemsCount": 3}, "itemsCount"),
+    ],
+)
 async def test_invalid_update_bodies_name_the_field(
     service: RunningService, http: aiohttp.ClientSession, body: dict[str, Any], field: str
 ) -> None:
@@ -197,13 +203,15 @@ async def test_invalid_update_bodies_name_the_field(
 
 @pytest.mark.parametrize(
     ("data", "content_type"),
-    [(b"{not json", "application/json"),
-     (b"[1, 2]", "application/json"),
-     (b'"ORDER-1"', "application/json"),
-     (b"", "application/json"),
-     (b"\xff\xfe", "application/json"),
-     (b"orderId=ORDER-1&itemsCount=2", "application/x-www-form-urlencoded")],
-)  # fmt: skip
+    [
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'"ORDER-1"', "application/json"),
+        (b"", "application/json"),
+        (b"\xff\xfe", "application/json"),
+        (b"orderId=ORDER-1&itemsCount=2", "application/x-www-form-urlencoded"),
+    ],
+)
 async def test_bodies_that_are_not_a_json_object_are_400(
     service: RunningService, http: aiohttp.ClientSession, data: bytes, content_type: str
 ) -> None:
@@ -219,12 +227,14 @@ async def test_bodies_that_are_not_a_json_object_are_400(
 
 @pytest.mark.parametrize(
     ("port", "method", "path"),
-    [("orders", "POST", "/create-order"),
-     ("orders", "PUT", "/update-order"),
-     ("cart", "GET", "/order-details?orderId=ORDER-1"),
-     ("cart", "GET", "/getAllOrderIdsFromTopic?topic=order-events"),
-     ("cart", "GET", "/no-such-path")],
-)  # fmt: skip
+    [
+        ("orders", "POST", "/create-order"),
+        ("orders", "PUT", "/update-order"),
+        ("cart", "GET", "/order-details?orderId=ORDER-1"),
+        ("cart", "GET", "/getAllOrderIdsFromTopic?topic=order-events"),
+        ("cart", "GET", "/no-such-path"),
+    ],
+)
 async def test_paths_of_one_port_are_404_on_the_other(
     service: RunningService, http: aiohttp.ClientSession, port: str, method: str, path: str
 ) -> None:
@@ -235,7 +245,9 @@ async def test_paths_of_one_port_are_404_on_the_other(
     assert (status, body["error"]) == (404, "not_found")
 
 
-async def test_wrong_method_is_405_json(service: RunningService, http: aiohttp.ClientSession) -> None:
+async def test_wrong_method_is_405_json(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
     """GET on /create-order is a JSON 405 that names the allowed method."""
     async with http.get(f"{service.cart_url}/create-order") as response:
         status, body = await answer(response)

@@ -7,8 +7,8 @@ import itertools
 
 import aiohttp
 
-from shop.main import RunningService
 from shop.events import OrderEvent
+from shop.main import RunningService
 from tests.service.helpers import create, events_of, put_status
 from tests.waiting import unique
 
@@ -20,7 +20,9 @@ async def test_concurrent_updates_of_one_order_make_consecutive_versions(
     order_id = unique("ORDER")
     await create(http, service.cart_url, order_id)
     statuses = list(itertools.islice(itertools.cycle(["confirmed", "new", "shipped"]), 50))
-    codes = await asyncio.gather(*(put_status(http, service.cart_url, order_id, s) for s in statuses))
+    codes = await asyncio.gather(
+        *(put_status(http, service.cart_url, order_id, s) for s in statuses)
+    )
     assert set(codes) == {200}
     settings = service.settings
     found = await events_of(

@@ -33,8 +33,12 @@ from tests.waiting import unique, wait_until
 NOW = datetime.now(UTC)
 
 
-async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]],
-                  headers: Headers | None = None) -> list[Any]:  # fmt: skip
+async def produce(
+    bootstrap: str,
+    topic: str,
+    records: list[tuple[bytes | None, bytes | None]],
+    headers: Headers | None = None,
+) -> list[Any]:
     """Write raw records past the cart; their metadata (partition, offset), in order."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
@@ -118,9 +122,10 @@ async def test_events_that_break_the_carts_rules_are_dead_lettered_and_change_no
 async def _letter_at(service: RunningService, key: bytes, where: Any) -> Any:
     for letter in await dead_letters_of(service, key):
         headers = dict(letter.headers)
-        if headers[SOURCE_OFFSET] == str(where.offset).encode() and headers[
-            SOURCE_PARTITION
-        ] == str(where.partition).encode():
+        if (
+            headers[SOURCE_OFFSET] == str(where.offset).encode()
+            and headers[SOURCE_PARTITION] == str(where.partition).encode()
+        ):
             return letter
     return None
 
@@ -159,9 +164,14 @@ async def test_of_two_events_claiming_one_version_the_later_wins_and_is_counted(
         confirmed = events.updated(held.with_status(OrderStatus.CONFIRMED), 1, NOW)
         shipped = events.updated(held.with_status(OrderStatus.SHIPPED), 1, NOW)
         codec = service.codec
-        await produce(service.broker, settings.topic,
-                      [(order_id.encode(), codec.encode(confirmed)),
-                       (order_id.encode(), codec.encode(shipped))])  # fmt: skip
+        await produce(
+            service.broker,
+            settings.topic,
+            [
+                (order_id.encode(), codec.encode(confirmed)),
+                (order_id.encode(), codec.encode(shipped)),
+            ],
+        )
 
         async def conflict_seen() -> bool:
             return service.view.consumer.conflicts == 1
@@ -249,9 +259,14 @@ async def test_a_dead_letter_can_be_listed_and_replayed_to_its_source_topic(
 
 async def _run(env: dict[str, str], *args: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shop.orders.replay", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "shop.orders.replay",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     return out.decode()

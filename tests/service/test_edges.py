@@ -80,7 +80,7 @@ async def test_a_client_that_goes_away_mid_body_is_no_server_error(
     host, port = service.cart_url.removeprefix("http://").split(":")
     order_ids = [unique("ORDER") for _ in range(5)]
     for order_id in order_ids:
-        reader, writer = await asyncio.open_connection(host, int(port))
+        _, writer = await asyncio.open_connection(host, int(port))
         body = json.dumps({"orderId": order_id, "itemsCount": 1}).encode().ljust(1000)
         writer.write(
             b"POST /create-order HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\n"
@@ -96,9 +96,10 @@ async def test_a_client_that_goes_away_mid_body_is_no_server_error(
 
     await wait_until(answered_all, what="the service to notice each client went away")
     errors = [
-        r for r in caplog.records
+        r
+        for r in caplog.records
         if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("shop", "aiohttp")
-    ]  # fmt: skip
+    ]
     assert errors == []
     assert all(service.view.store.get(o) is None for o in order_ids)  # type: ignore[arg-type]
 

@@ -40,7 +40,9 @@ def test_the_carts_own_events_apply() -> None:
         ({"items": ()}, "1 to 100 items"),
     ],
 )
-def test_orders_the_cart_could_not_have_built_are_rejected(change: dict[str, object], reason: str) -> None:
+def test_orders_the_cart_could_not_have_built_are_rejected(
+    change: dict[str, object], reason: str
+) -> None:
     """Negative or wrong totals, foreign currencies, empty orders are rejected with a reason."""
     event = created(dataclasses.replace(new_order(), **change))  # type: ignore[arg-type]
     judgement = judge(event, KEY, 0, None)
@@ -70,9 +72,9 @@ def test_versions_beyond_the_log_are_rejected() -> None:
         events.updated(first.order.with_status(OrderStatus.CANCELLED), 1, NOW), order_version=2**62
     )
     assert judge(forged, KEY, 10, Held(first, 0)).verdict is Verdict.REJECT
-    assert judge(dataclasses.replace(forged, order_version=11), KEY, 10, Held(first, 0)).verdict is (
-        Verdict.APPLY
-    )
+    assert judge(
+        dataclasses.replace(forged, order_version=11), KEY, 10, Held(first, 0)
+    ).verdict is (Verdict.APPLY)
 
 
 def test_a_delivered_order_is_not_reopened() -> None:
@@ -94,7 +96,9 @@ def test_an_update_that_changes_more_than_the_status_is_rejected() -> None:
 def test_event_types_match_their_versions() -> None:
     """ORDER_CREATED is version 1 in status new; an update is never version 1."""
     first = created()
-    assert judge(dataclasses.replace(first, order_version=2), KEY, 3, None).verdict is Verdict.REJECT
+    assert (
+        judge(dataclasses.replace(first, order_version=2), KEY, 3, None).verdict is Verdict.REJECT
+    )
     update_one = dataclasses.replace(first, event_type=EventType.ORDER_UPDATED)
     assert judge(update_one, KEY, 3, None).verdict is Verdict.REJECT
     shipped = dataclasses.replace(first, order=first.order.with_status(OrderStatus.SHIPPED))

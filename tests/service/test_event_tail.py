@@ -48,10 +48,13 @@ def _env() -> dict[str, str]:
 
 def _where(service: RunningService) -> list[str]:
     return [
-        "--bootstrap-servers", service.broker,
-        "--schema-registry-url", service.registry_url,
-        "--topic", service.settings.topic,
-    ]  # fmt: skip
+        "--bootstrap-servers",
+        service.broker,
+        "--schema-registry-url",
+        service.registry_url,
+        "--topic",
+        service.settings.topic,
+    ]
 
 
 async def shop(*args: str) -> Ran:
@@ -86,9 +89,14 @@ class Following:
 async def following(*args: str) -> AsyncIterator[Following]:
     """``shop events --follow`` running, its stdout collected line by line as it comes."""
     process = await asyncio.create_subprocess_exec(
-        SHOP, "events", "--follow", *args, env=_env(),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        SHOP,
+        "events",
+        "--follow",
+        *args,
+        env=_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     tail = Following(process, [])
 
     async def collect() -> None:
@@ -177,8 +185,11 @@ async def test_records_that_are_not_order_events_are_shown_with_the_reason(
     assert (text.code, as_json.code) == (0, 0), text.err + as_json.err
     rows = text.rows
     assert [row[EVENT] for row in rows] == [
-        "ORDER_CREATED", "NOT_AN_EVENT", "NOT_AN_EVENT", "ORDER_UPDATED"
-    ]  # fmt: skip
+        "ORDER_CREATED",
+        "NOT_AN_EVENT",
+        "NOT_AN_EVENT",
+        "ORDER_UPDATED",
+    ]
     assert "Confluent wire format" in text.lines[2]
     assert "schema id 2000000000 is unknown" in text.lines[3]
     errors = [json.loads(line)["error"] for line in as_json.lines]
@@ -266,11 +277,13 @@ async def test_a_broker_registry_or_topic_that_is_not_there_is_one_line_and_exit
     nowhere = f"127.0.0.1:{free_port()}"
     loop = asyncio.get_running_loop()
     for args, said in [
-        (["--bootstrap-servers", nowhere], f"Kafka is unreachable or refused the request while "
-                                           f"connecting to {nowhere}"),
+        (
+            ["--bootstrap-servers", nowhere],
+            f"Kafka is unreachable or refused the request while connecting to {nowhere}",
+        ),
         (["--schema-registry-url", f"http://{nowhere}"], f"Schema Registry at http://{nowhere}"),
         (["--topic", unique("missing")], "does not exist"),
-    ]:  # fmt: skip
+    ]:
         started = loop.time()
         ran = await shop("events", *_where(service), *args)
         assert loop.time() - started < 10

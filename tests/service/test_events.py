@@ -26,7 +26,11 @@ def read_events(
     registry = SchemaRegistryClient({"url": registry_url})
     deserialize = AvroDeserializer(registry)
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": unique("confluent"), "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("confluent"),
+            "enable.auto.commit": False,
+        }
     )
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     found: list[tuple[bytes, bytes, dict[str, Any]]] = []
@@ -57,9 +61,14 @@ async def test_events_decode_with_confluent_avro_deserializer(
         _, updated = await answer(response)
     settings = service.settings
     records = await asyncio.to_thread(
-        read_events, service.broker, service.registry_url, settings.topic,
-        settings.topic_partitions, order["orderId"], 2,
-    )  # fmt: skip
+        read_events,
+        service.broker,
+        service.registry_url,
+        settings.topic,
+        settings.topic_partitions,
+        order["orderId"],
+        2,
+    )
     assert len(records) == 2
     for key, value, _ in records:
         assert key == order["orderId"].encode("utf-8")
@@ -95,8 +104,13 @@ async def test_version_increases_by_one_per_event(
             assert response.status == 200
     settings = service.settings
     records = await asyncio.to_thread(
-        read_events, service.broker, service.registry_url, settings.topic,
-        settings.topic_partitions, order["orderId"], 4,
-    )  # fmt: skip
+        read_events,
+        service.broker,
+        service.registry_url,
+        settings.topic,
+        settings.topic_partitions,
+        order["orderId"],
+        4,
+    )
     assert [event["orderVersion"] for _, _, event in records] == [1, 2, 3, 4]
     assert [event["order"]["status"] for _, _, event in records] == ["new", *statuses]

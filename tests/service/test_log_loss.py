@@ -38,7 +38,7 @@ async def orders_in_log(bootstrap: str, topic: str, partitions: int) -> set[str]
         async def end_offsets() -> dict[Any, int] | None:
             try:
                 return await asyncio.wait_for(consumer.end_offsets(tps), 2)  # type: ignore[no-any-return]
-            except (KafkaError, asyncio.TimeoutError):
+            except (TimeoutError, KafkaError):
                 return None
 
         ends = await wait_until(end_offsets, what="the restarted broker to serve the topic")
@@ -104,11 +104,15 @@ async def _kill_until_the_broker_loses(
     """Create a burst of orders, SIGKILL the broker at once, restart it on the same data; the
     acknowledged orders its log no longer has (retried while it happened to save in time)."""
     for _ in range(ATTEMPTS):
-        acked = {(await create(http, service.cart_url, unique("ORDER")))["orderId"] for _ in range(BURST)}
+        acked = {
+            (await create(http, service.cart_url, unique("ORDER")))["orderId"] for _ in range(BURST)
+        }
         os.kill(broker.pid, signal.SIGKILL)
         await broker.stop()
         await broker.start()
-        lost = acked - await orders_in_log(service.broker, settings.topic, settings.topic_partitions)
+        lost = acked - await orders_in_log(
+            service.broker, settings.topic, settings.topic_partitions
+        )
         if lost:
             return lost
         # It saved in time; the view must not have cried wolf.

@@ -18,7 +18,9 @@ from tests.waiting import unique, wait_until
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
 
-async def scrape(http: aiohttp.ClientSession, base: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+async def scrape(
+    http: aiohttp.ClientSession, base: str
+) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Every sample of ``base``/metrics, by name and labels."""
     async with http.get(f"{base}/metrics") as response:
         assert response.status == 200
@@ -89,8 +91,9 @@ async def test_metrics_count_requests_events_and_the_view(
         assert (await answer(response))[0] == 200
     await service.view.consumer.read_to_end()
 
-    def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
-              **labels: str) -> float:  # fmt: skip
+    def value(
+        samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+    ) -> float:
         return samples.get((name, frozenset(labels.items())), 0.0)
 
     async def consumed_both() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
@@ -114,8 +117,11 @@ async def test_metrics_count_requests_events_and_the_view(
         value(before, "shop_producer_send_duration_seconds_count", topic=topic) + 2
     )
     assert value(after, "shop_view_orders", topic=topic) == len(service.view.store)
-    lags = {dict(labels)["partition"]: v for (name, labels), v in after.items()
-            if name == "shop_consumer_lag"}  # fmt: skip
+    lags = {
+        dict(labels)["partition"]: v
+        for (name, labels), v in after.items()
+        if name == "shop_consumer_lag"
+    }
     assert lags == {str(p): 0.0 for p in range(service.settings.topic_partitions)}
     assert value(after, "shop_view_rebuild_duration_seconds_count", topic=topic) >= 1
     assert ("shop_dead_letters_total", frozenset({("topic", topic)})) in after
@@ -123,5 +129,14 @@ async def test_metrics_count_requests_events_and_the_view(
     async with http.get(f"{service.orders_url}/{unique('nowhere')}") as response:
         assert response.status == 404
     samples = await scrape(http, service.orders_url)
-    assert value(samples, "shop_http_requests_total", api="orders", method="GET",
-                 route="unmatched", status="404") >= 1  # fmt: skip
+    assert (
+        value(
+            samples,
+            "shop_http_requests_total",
+            api="orders",
+            method="GET",
+            route="unmatched",
+            status="404",
+        )
+        >= 1
+    )

@@ -178,9 +178,15 @@ async def test_docs_page_loads_only_assets_of_the_port(
 
 @pytest.mark.parametrize(
     "path",
-    ["/docs/", "/docs/index.css", "/docs/swagger-initializer.js", "/docs/swagger-editor.js",
-     "/docs/../static/swagger-ui.css", "/docs/%2e%2e/swagger_ui/__init__.py"],
-)  # fmt: skip
+    [
+        "/docs/",
+        "/docs/index.css",
+        "/docs/swagger-initializer.js",
+        "/docs/swagger-editor.js",
+        "/docs/../static/swagger-ui.css",
+        "/docs/%2e%2e/swagger_ui/__init__.py",
+    ],
+)
 async def test_docs_serves_only_the_files_the_page_needs(
     service: RunningService, http: aiohttp.ClientSession, path: str
 ) -> None:

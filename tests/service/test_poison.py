@@ -33,9 +33,7 @@ async def test_poison_records_are_skipped_and_later_events_apply(
     found = service.view.store.get(order_id)
     assert found is not None
     current, version = found
-    following = events.updated(
-        current.with_status(OrderStatus.SHIPPED), version, datetime.now(UTC)
-    )
+    following = events.updated(current.with_status(OrderStatus.SHIPPED), version, datetime.now(UTC))
     before = service.view.consumer.poisoned
     producer = AIOKafkaProducer(bootstrap_servers=service.broker)
     await producer.start()
@@ -43,7 +41,9 @@ async def test_poison_records_are_skipped_and_later_events_apply(
         for value in poison:
             await producer.send_and_wait(service.settings.topic, value, key=key)
         # Written past the cart, so only the consumer can bring it into the view.
-        await producer.send_and_wait(service.settings.topic, service.codec.encode(following), key=key)
+        await producer.send_and_wait(
+            service.settings.topic, service.codec.encode(following), key=key
+        )
     finally:
         await producer.stop()
 
@@ -72,7 +72,9 @@ async def test_records_the_view_already_holds_are_not_decoded(
     """A record whose orderVersion header is below the one the view holds is skipped undecoded."""
     order_id = (await create(http, service.cart_url, unique("ORDER")))["orderId"]
     current, version = service.view.store.get(order_id)  # type: ignore[misc]
-    sentinel = events.updated(current.with_status(OrderStatus.CONFIRMED), version, datetime.now(UTC))
+    sentinel = events.updated(
+        current.with_status(OrderStatus.CONFIRMED), version, datetime.now(UTC)
+    )
     garbage = b"never decoded"
     before = service.view.consumer.poisoned
     producer = AIOKafkaProducer(bootstrap_servers=service.broker)
@@ -86,7 +88,10 @@ async def test_records_the_view_already_holds_are_not_decoded(
             (service.codec.encode(sentinel), version + 1),  # not held: decoded and applied
         ]:
             await producer.send_and_wait(
-                service.settings.topic, value, key=order_id.encode(), headers=version_headers(header)
+                service.settings.topic,
+                value,
+                key=order_id.encode(),
+                headers=version_headers(header),
             )
     finally:
         await producer.stop()

@@ -58,7 +58,9 @@ async def test_writes_succeed_again_soon_after_a_killed_broker_restarts(
             answers.append(await _create(http, service))
             return answers[-1][0] == 201
 
-        await wait_until(created, timeout=3 * RECOVERY_S, what="a create to succeed after the restart")
+        await wait_until(
+            created, timeout=3 * RECOVERY_S, what="a create to succeed after the restart"
+        )
         took = asyncio.get_running_loop().time() - answering
         assert took <= RECOVERY_S, f"{took:.1f} s; the answers before: {answers[-3:]}"
         assert service.publisher.replacements == 1
@@ -109,14 +111,15 @@ async def test_health_is_503_while_the_producer_is_being_replaced(
 
         await door.open()
         await wait_until(
-            lambda: _created(http, service), timeout=RECOVERY_S, what="a create after the door opens"
+            lambda: _created(http, service),
+            timeout=RECOVERY_S,
+            what="a create after the door opens",
         )
         health = await wait_until(lambda: _health(http, service, lambda body: True))
         assert (health[0], health[1]["producer"]) == (200, "ready")
         async with http.get(f"{service.cart_url}/readyz") as response:
-            assert await answer(response) == (
-                200, {"status": "ready", "checks": {"kafka": True, "producer": True, "orderView": True}}
-            )  # fmt: skip
+            checks = {"kafka": True, "producer": True, "orderView": True}
+            assert await answer(response) == (200, {"status": "ready", "checks": checks})
 
 
 def _needs_noida(pytestconfig: pytest.Config) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from shop.main import RunningService, running_service
 from shop.events import OrderEvent
+from shop.main import RunningService, running_service
 from shop.order import OrderStatus
 from shop.settings import Settings
 from shop.store import OrderStore
@@ -66,7 +66,9 @@ async def _update_while_paused_then_retry(
     """Create an order, update it while the broker is paused (503), retry once it resumes; the
     order's events as the log holds them (once the view has read them all), and the service."""
     broker, bootstrap = own_broker(pytestconfig, tmp_path)
-    settings = dataclasses.replace(settings, kafka_bootstrap_servers=bootstrap, request_timeout_s=1.0)
+    settings = dataclasses.replace(
+        settings, kafka_bootstrap_servers=bootstrap, request_timeout_s=1.0
+    )
     async with broker.running(), running_service(settings) as service:
         order_id = unique("ORDER")
         await create(http, service.cart_url, order_id)

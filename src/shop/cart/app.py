@@ -13,8 +13,7 @@ from shop.observability.metrics import METRICS, Metrics
 from shop.observability.requests import observed
 
 
-def create_app(writer: OrderWriter, health: HealthProbes, metrics: Metrics
-) -> web.Application:
+def create_app(writer: OrderWriter, health: HealthProbes, metrics: Metrics) -> web.Application:
     app = web.Application(middlewares=[observed("cart", metrics), error_middleware])
     app[METRICS] = metrics
     app[WRITER] = writer

@@ -46,7 +46,7 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     _check_content_encoding(request)
     body = _parse_json(await _read_body(request))
     if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object, e.g. {\"orderId\": \"ORDER-123\"}")
+        raise InvalidRequest('the body must be a JSON object, e.g. {"orderId": "ORDER-123"}')
     return body
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from shop import health
 from shop.api_docs import setup_docs
 from shop.cart import openapi, views
-from shop import health
 from shop.observability.metrics import metrics
 
 

@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
 from datetime import UTC, datetime
+from typing import Protocol
 
 from shop import events
 from shop.broker_reachability import ensure_reachable
@@ -98,7 +98,9 @@ class OrderWriter:
         delivery = await self._publisher.send(self._topic, key, value, headers)
         try:
             landed = await self._publisher.acknowledged(delivery, self._topic)
-        except BaseException:  # an error, the request's timeout, the write's deadline, a cancellation
+        except (
+            BaseException
+        ):  # an error, the request's timeout, the write's deadline, a cancellation
             self._unconfirmed[event.order_id] = delivery
             raise
         # Before applying: if the view read that offset already, it must hold this event.

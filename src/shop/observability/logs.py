@@ -1,8 +1,8 @@
 """Logging set-up: plain lines for a terminal, or one JSON object per line (``--log-format json``).
 
-In JSON, every record logged while a request is answered carries its request id. The client libraries'
-routine INFO lines (aiokafka's group joins and coordinator look-ups, each registry request of
-httpx) are noise beside the service's own; they show at DEBUG.
+In JSON, every record logged while a request is answered carries its request id. The client
+libraries' routine INFO lines (aiokafka's group joins and coordinator look-ups, each registry
+request of httpx) are noise beside the service's own; they show at DEBUG.
 """
 
 from __future__ import annotations

@@ -53,10 +53,22 @@ def observed(api: str, metrics: Metrics) -> Middleware:
             level = logging.DEBUG if request.path in _WATCHERS else logging.INFO
             if log.isEnabledFor(level):
                 path = echo(request.path_qs, 200)
-                log.log(level, "%s %s %d %.1f ms id=%s", echo(request.method), path, status,
-                        seconds * 1000, rid, extra={"method": request.method, "path": path,
-                        "status": status, "duration_ms": round(seconds * 1000, 3),
-                        "request_id": rid})  # fmt: skip
+                log.log(
+                    level,
+                    "%s %s %d %.1f ms id=%s",
+                    echo(request.method),
+                    path,
+                    status,
+                    seconds * 1000,
+                    rid,
+                    extra={
+                        "method": request.method,
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                        "request_id": rid,
+                    },
+                )
             request_id.reset(token)
 
     return middleware

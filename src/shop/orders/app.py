@@ -14,7 +14,8 @@ from shop.store import OrderStore
 from shop.topic_scan import TopicReader
 
 
-def create_app(store: OrderStore, topics: TopicReader, health: HealthProbes, metrics: Metrics
+def create_app(
+    store: OrderStore, topics: TopicReader, health: HealthProbes, metrics: Metrics
 ) -> web.Application:
     app = web.Application(middlewares=[observed("orders", metrics), error_middleware])
     app[METRICS] = metrics

@@ -52,9 +52,14 @@ class Applier:
                 continue
             if judgement.verdict is Verdict.CONFLICT:
                 self.conflicts += 1
-                log.error("order %s: two events claim one version on %s-%d@%d: %s",
-                          event.order_id, record.topic, record.partition, record.offset,
-                          judgement.reason)  # fmt: skip
+                log.error(
+                    "order %s: two events claim one version on %s-%d@%d: %s",
+                    event.order_id,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    judgement.reason,
+                )
             if judgement.verdict is not Verdict.SKIP:
                 self._store.apply(event, record.offset)
 
@@ -76,8 +81,13 @@ class Applier:
         """Dead-letter a record the view cannot apply, unless an earlier run already did."""
         self.poisoned += 1
         if record.offset < self._handled.get(TopicPartition(record.topic, record.partition), 0):
-            log.debug("record %s-%d@%d was dead-lettered before: %s",
-                      record.topic, record.partition, record.offset, reason)  # fmt: skip
+            log.debug(
+                "record %s-%d@%d was dead-lettered before: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                reason,
+            )
             return
         await self._dead_letters.send(record, reason)
 

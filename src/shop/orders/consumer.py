@@ -151,9 +151,7 @@ class OrderViewConsumer:
 
     def lag(self) -> dict[int, int]:
         """Per assigned partition, the records the last fetch knew of that are not applied yet."""
-        return {
-            tp.partition: max(0, self._progress.lag(tp)) for tp in self._consumer.assignment()
-        }
+        return {tp.partition: max(0, self._progress.lag(tp)) for tp in self._consumer.assignment()}
 
     def report(self) -> dict[str, object]:
         """What ``/health`` shows of the view (JSON-ready)."""
@@ -250,8 +248,11 @@ class OrderViewConsumer:
         if lost is not None:
             await self._rebuild(lost)
             return
-        log.warning("order view: retention deleted records of %s before the view read them; "
-                    "reading on from the start of the log", sorted(positions))  # fmt: skip
+        log.warning(
+            "order view: retention deleted records of %s before the view read them; "
+            "reading on from the start of the log",
+            sorted(positions),
+        )
         await self._consumer.seek_to_beginning(*positions)
 
     async def _rebuild(self, lost: LogLost) -> None:

@@ -64,12 +64,22 @@ class DeadLetters:
                 await self._publisher.acknowledged(delivery, self.topic)
                 break
             except KafkaUnavailable as exc:
-                log.warning("dead letter of %s-%d@%d not written: %s; retrying in %.1f s",
-                            record.topic, record.partition, record.offset, exc.message, backoff)  # fmt: skip
+                log.warning(
+                    "dead letter of %s-%d@%d not written: %s; retrying in %.1f s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    exc.message,
+                    backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
         self.sent += 1
         log.error(
             "dead-lettered record %s-%d@%d to %s: %s",
-            record.topic, record.partition, record.offset, self.topic, reason,
-        )  # fmt: skip
+            record.topic,
+            record.partition,
+            record.offset,
+            self.topic,
+            reason,
+        )

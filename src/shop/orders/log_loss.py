@@ -90,8 +90,10 @@ class LogLoss:
         self.orders_rolled_back += older
         log.error(
             "DATA LOSS: the view is rebuilt from the log: %d orders it held are gone and %d "
-            "went back to an older version", lost, older,
-        )  # fmt: skip
+            "went back to an older version",
+            lost,
+            older,
+        )
 
 
 def past_the_end(
@@ -102,10 +104,13 @@ def past_the_end(
     beyond = {tp: offset for tp, offset in positions.items() if offset > ends.get(tp, -1)}
     if not beyond and positions:
         return None
-    where = ", ".join(f"{tp.topic}-{tp.partition}@{at} (end {ends.get(tp, '?')})"
-                      for tp, at in beyond.items())  # fmt: skip
-    return LogLost(f"the view's position {where} is past the end of the log",
-                   sum(at - ends.get(tp, at) for tp, at in beyond.items()))  # fmt: skip
+    where = ", ".join(
+        f"{tp.topic}-{tp.partition}@{at} (end {ends.get(tp, '?')})" for tp, at in beyond.items()
+    )
+    return LogLost(
+        f"the view's position {where} is past the end of the log",
+        sum(at - ends.get(tp, at) for tp, at in beyond.items()),
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,9 +141,12 @@ class Acknowledged:
         held = self._store.held(order_id)
         if held is None or held.event.order_version < version:
             # The consumer's loop says so and rebuilds the view (without this event).
-            self._found = LogLost(f"{tp.topic}-{tp.partition}@{offset} held another record "
-                                  f"than version {version} of order {order_id}, which the "
-                                  "broker had acknowledged", 1)  # fmt: skip
+            self._found = LogLost(
+                f"{tp.topic}-{tp.partition}@{offset} held another record "
+                f"than version {version} of order {order_id}, which the "
+                "broker had acknowledged",
+                1,
+            )
 
     def found(self) -> LogLost | None:
         """The loss :meth:`expect` found since the last call, if any."""
@@ -160,8 +168,9 @@ class Acknowledged:
                 raise LogLost(
                     f"{tp.topic}-{tp.partition}@{record.offset} holds another record than version "
                     f"{expected.version} of order {expected.order_id}, which the broker had "
-                    "acknowledged", 1,
-                )  # fmt: skip
+                    "acknowledged",
+                    1,
+                )
         # An acknowledged offset the log skipped over was compacted away by a later event of
         # its order; the view reads that one.
         last = records[-1].offset

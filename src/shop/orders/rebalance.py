@@ -59,8 +59,11 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._progress.restart(assigned)  # the view replays these partitions from the beginning
         partitions = sorted(assigned)
         lost = await self._check_what_was_reached(partitions)
-        log.info("rebalance: the order view is assigned partitions %s; replaying them from the "
-                 "beginning", _names(assigned))  # fmt: skip
+        log.info(
+            "rebalance: the order view is assigned partitions %s; replaying them from the "
+            "beginning",
+            _names(assigned),
+        )
         ends = await self._progress.replay_from_beginning(partitions)
         for tp in lost:
             self._watermarks.reset(tp.partition, ends[tp])  # reported once, not at every start
@@ -84,9 +87,12 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             if reached > ends[tp]:
                 lost.append(tp)
                 self._loss.note(
-                    LogLost(f"{tp.topic}-{tp.partition} ends at offset {ends[tp]}, below the "
-                            f"{reached} it had reached before this start", reached - ends[tp])
-                )  # fmt: skip
+                    LogLost(
+                        f"{tp.topic}-{tp.partition} ends at offset {ends[tp]}, below the "
+                        f"{reached} it had reached before this start",
+                        reached - ends[tp],
+                    )
+                )
         return lost
 
     async def _settled_end(self, tp: TopicPartition, reached: int) -> int:

@@ -69,7 +69,10 @@ class Watermarks:
         if not self._dirty or self._path is None:
             return
         self._dirty = False
-        body = {"topic": self._topic, "ends": {str(p): end for p, end in sorted(self._ends.items())}}
+        body = {
+            "topic": self._topic,
+            "ends": {str(p): end for p, end in sorted(self._ends.items())},
+        }
         partial = self._path.with_suffix(".tmp")
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,1 +1,1 @@
-"""A small Confluent-compatible Schema Registry that keeps its state in the Kafka topic ``_schemas``."""
+"""A small Confluent-compatible Schema Registry, its state kept in the Kafka topic ``_schemas``."""

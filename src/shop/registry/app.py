@@ -32,7 +32,10 @@ def registry_ctx(
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         database = Database()
         log = SchemaLog(
-            bootstrap_servers, topic, timeout, lambda key, value: records.apply(database, key, value)
+            bootstrap_servers,
+            topic,
+            timeout,
+            lambda key, value: records.apply(database, key, value),
         )
         try:
             await log.start()  # the app serves only once the topic is read to its end

@@ -73,7 +73,7 @@ class Database:
         return self._ids.get(canonical)
 
     def next_version(self, subject: Subject) -> Version:
-        """Numbers are never reused, not even after a permanent delete (while its tombstone lasts)."""
+        """Numbers are never reused, even after a permanent delete (while its tombstone lasts)."""
         return Version(self._max_version.get(subject, 0) + 1)
 
     def subjects(self, deleted: bool = False) -> list[Subject]:
@@ -114,7 +114,9 @@ class Database:
                 return entry
         raise VersionNotFound(version)
 
-    def lookup(self, subject: Subject, canonical: str, deleted: bool = False) -> SchemaVersion | None:
+    def lookup(
+        self, subject: Subject, canonical: str, deleted: bool = False
+    ) -> SchemaVersion | None:
         """The newest version of ``subject`` holding this schema, if any."""
         matches = [entry for entry in self.versions(subject, deleted) if entry.schema == canonical]
         return matches[-1] if matches else None

@@ -124,7 +124,9 @@ class InvalidCompatibilityLevel(RegistryError):
 
 class InvalidSubject(RegistryError):
     def __init__(self, reason: str) -> None:
-        super().__init__(422, ErrorCode.INVALID_SUBJECT, f"The specified subject is not valid: {reason}")
+        super().__init__(
+            422, ErrorCode.INVALID_SUBJECT, f"The specified subject is not valid: {reason}"
+        )
 
 
 class StoreUnavailable(RegistryError):

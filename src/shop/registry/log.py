@@ -83,11 +83,13 @@ class SchemaLog:
     async def sync(self) -> None:
         """Make the state in memory what the whole topic says now, before a write decision."""
         if self._reader is None or self._reader.done():
-            raise StoreUnavailable(f"the reader of {self._partition.topic} stopped; restart the registry")
+            raise StoreUnavailable(
+                f"the reader of {self._partition.topic} stopped; restart the registry"
+            )
         if self._unsettled is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._unsettled), self._timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise StoreUnavailable(
                     f"an earlier write to {self._partition.topic} is still unconfirmed"
                 ) from None
@@ -98,7 +100,7 @@ class SchemaLog:
             ends = await asyncio.wait_for(
                 self._consumer.end_offsets([self._partition]), self._timeout
             )
-        except (KafkaError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError) as exc:
             raise StoreUnavailable(f"reading the end of {self._partition.topic}: {exc!r}") from None
         await self._wait_applied(ends[self._partition], "reading up to the end of the topic")
 
@@ -110,11 +112,11 @@ class SchemaLog:
                 self._producer.send(topic, key=record.key, value=record.value, partition=0),
                 self._timeout,
             )
-        except (KafkaError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError) as exc:
             raise StoreUnavailable(f"producing to {topic} failed: {exc!r}") from None
         try:
             metadata = await asyncio.wait_for(asyncio.shield(delivery), self._timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._unsettled = delivery  # it may still land: sync() waits for it
             raise StoreUnavailable(
                 f"producing to {topic}: no acknowledgement within {self._timeout:g} s"
@@ -129,7 +131,7 @@ class SchemaLog:
                 await asyncio.wait_for(
                     self._progress.wait_for(lambda: self._next_offset >= offset), self._timeout
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise StoreUnavailable(f"timed out {what} (offset {offset})") from None
 
     async def _read(self) -> None:

@@ -13,7 +13,6 @@ from shop.registry.params import CONTENT_TYPE
 log = logging.getLogger(__name__)
 
 
-
 def error_response(status: int, code: int, message: str) -> web.Response:
     return web.json_response(
         {"error_code": code, "message": message}, status=status, content_type=CONTENT_TYPE

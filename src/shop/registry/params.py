@@ -20,12 +20,14 @@ from shop.registry.typedefs import Compatibility, SchemaId, Subject, Version
 
 # What every answer is sent as, like Confluent's.
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
-ACCEPTED_CONTENT_TYPES = frozenset({
-    "application/vnd.schemaregistry.v1+json",
-    "application/vnd.schemaregistry+json",
-    "application/json",
-    "application/octet-stream",  # what aiohttp reports when a request names no content type
-})
+ACCEPTED_CONTENT_TYPES = frozenset(
+    {
+        "application/vnd.schemaregistry.v1+json",
+        "application/vnd.schemaregistry+json",
+        "application/json",
+        "application/octet-stream",  # what aiohttp reports when a request names no content type
+    }
+)
 MAX_VERSION = 2**31 - 1
 # what Java's Integer.valueOf takes; Python's int() also takes "1_0", " 1" and other scripts' digits
 INTEGER = re.compile(r"[+-]?[0-9]+")

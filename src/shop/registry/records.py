@@ -55,7 +55,7 @@ def delete_subject_record(subject: Subject, up_to: Version) -> Record:
 
 
 def apply(database: Database, key: bytes, value: bytes | None) -> None:
-    """Apply one ``_schemas`` record; ``ValueError``/``KeyError``/``TypeError`` if it is malformed."""
+    """Apply one ``_schemas`` record; ``ValueError``, ``KeyError`` or ``TypeError`` if malformed."""
     parsed_key = json.loads(key)
     keytype = parsed_key["keytype"]
     data = None if value is None else json.loads(value)
@@ -65,7 +65,11 @@ def apply(database: Database, key: bytes, value: bytes | None) -> None:
             database.remove_version(subject, version)
             return
         entry = SchemaVersion(
-            subject, version, SchemaId(int(data["id"])), str(data["schema"]), bool(data.get("deleted"))
+            subject,
+            version,
+            SchemaId(int(data["id"])),
+            str(data["schema"]),
+            bool(data.get("deleted")),
         )
         database.put_version(entry)
     elif keytype == "CONFIG":

@@ -46,7 +46,9 @@ def _depth(data: Any) -> int:
     while pending:
         node, level = pending.pop()
         deepest = max(deepest, level)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
         pending.extend((child, level + 1) for child in children)
     return deepest
 

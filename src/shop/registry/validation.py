@@ -71,7 +71,9 @@ def valid_default(schema: avro.schema.Schema, value: Any) -> bool:
         )
     if isinstance(schema, avro.schema.RecordSchema):
         return isinstance(value, dict) and all(
-            valid_default(field.type, value[field.name]) if field.name in value else field.has_default
+            valid_default(field.type, value[field.name])
+            if field.name in value
+            else field.has_default
             for field in schema.fields
         )
     if isinstance(schema, avro.schema.UnionSchema):

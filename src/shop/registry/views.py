@@ -7,12 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from shop.registry import params
-from shop.registry.params import CONTENT_TYPE
 from shop.registry.database import SchemaVersion
 from shop.registry.errors import CompatibilityNotConfigured, SchemaNotFound
 from shop.registry.keys import get_registry
+from shop.registry.params import CONTENT_TYPE
 from shop.registry.schemas import SUPPORTED_TYPES
-
 
 
 def reply(data: Any) -> web.Response:
