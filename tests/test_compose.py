@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from shop import settings
+from shop.orders.openapi import DOCUMENT as ORDERS_DOCUMENT
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,3 +97,13 @@ def test_shop_starts_after_healthy_dependencies(compose: dict[str, Any]) -> None
     for dependency in ("kafka", "schema-registry"):
         assert services["shop"]["depends_on"][dependency]["condition"] == "service_healthy"
         assert "healthcheck" in services[dependency]
+
+
+def test_shop_is_healthy_when_ready_for_traffic(compose: dict[str, Any]) -> None:
+    """The shop's healthcheck asks the orders port's /readyz, a route that port serves."""
+    command = " ".join(compose["services"]["shop"]["healthcheck"]["test"])
+    url = re.search(r"http://localhost:(\d+)(/\w+)", command)
+    assert url is not None, command
+    port = compose["services"]["shop"]["environment"]["SHOP_ORDERS_PORT"]
+    assert (url[1], url[2]) == (port, "/readyz")
+    assert "/readyz" in ORDERS_DOCUMENT["paths"]
