@@ -8,28 +8,23 @@ with the reason, never raised.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from shop.codec import OrderEventCodec
-from shop.errors import KafkaUnavailable, PoisonEvent, RegistryUnavailable
+from shop.errors import PoisonEvent, RegistryUnavailable
 from shop.events import OrderEvent
-from shop.kafka import KafkaAdmin, bounded, close_quietly
+from shop.kafka import KafkaAdmin
 from shop.order import OrderId
+from shop.partition_reader import Offsets, PartitionReader
 from shop.render import dumps, timestamp
 
 DEFAULT_LAST = 20
-# Longest wait of one fetch for records that are not there yet.
-FETCH_WAIT_MS = 500
-
-Offsets = dict[TopicPartition, int]
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -38,89 +33,6 @@ def partition_of(key: bytes, partitions: int) -> int:
     every = list(range(partitions))
     partition: int = DefaultPartitioner()(key, every, every)
     return partition
-
-
-class PartitionReader:
-    """A consumer of some partitions of one topic, without a group (nothing is committed); a
-    broker that fails, or sends nothing for ``timeout_s`` while records are due, is
-    :class:`KafkaUnavailable`."""
-
-    def __init__(self, consumer: Any, tps: list[TopicPartition], timeout_s: float) -> None:
-        self._consumer = consumer
-        self.partitions = tps
-        self._timeout_s = timeout_s
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def opened(
-        cls, bootstrap_servers: str, topic: str, partitions: Iterable[int], timeout_s: float
-    ) -> AsyncIterator[PartitionReader]:
-        consumer: Any = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            # earliest: a reset racing the seek that follows assign() must not land at the end.
-            auto_offset_reset="earliest",
-            request_timeout_ms=int(timeout_s * 1000),
-        )
-        reader = cls(consumer, [TopicPartition(topic, p) for p in partitions], timeout_s)
-        try:
-            await bounded(consumer.start(), timeout_s, f"connecting to {bootstrap_servers}")
-            consumer.assign(reader.partitions)
-            yield reader
-        finally:
-            await close_quietly(consumer.stop(), timeout_s, f"reader of {topic}")
-
-    async def seek_back(self, last: int | None = None) -> Offsets:
-        """Go to ``last`` records before the end of each partition (None: to its beginning);
-        the ends, as they are now."""
-        ends = await self._bounded(self._consumer.end_offsets(self.partitions))
-        begins = await self._bounded(self._consumer.beginning_offsets(self.partitions))
-        for tp in self.partitions:
-            self._consumer.seek(
-                tp, begins[tp] if last is None else max(begins[tp], ends[tp] - last)
-            )
-        return dict(ends)
-
-    def seek_to(self, offsets: Mapping[TopicPartition, int]) -> None:
-        for tp, offset in offsets.items():
-            self._consumer.seek(tp, offset)
-
-    async def read_to(self, ends: Mapping[TopicPartition, int]) -> list[Any]:
-        """The records from here to ``ends``, each partition's in log order."""
-        loop = asyncio.get_running_loop()
-        found: list[Any] = []
-        pending = {tp for tp in self.partitions if await self._position(tp) < ends[tp]}
-        quiet_until = loop.time() + self._timeout_s
-        while pending:
-            batches = await self._bounded(
-                self._consumer.getmany(*pending, timeout_ms=FETCH_WAIT_MS)
-            )
-            for tp, records in batches.items():
-                found += [record for record in records if record.offset < ends[tp]]
-            pending = {tp for tp in pending if await self._position(tp) < ends[tp]}
-            if batches:
-                quiet_until = loop.time() + self._timeout_s
-            elif loop.time() > quiet_until:
-                raise KafkaUnavailable(
-                    f"Kafka sent nothing of {self.partitions[0].topic} for {self._timeout_s:g} s "
-                    "while records were due; try again later"
-                )
-        return found
-
-    async def batch(self) -> list[Any]:
-        """The next records of any partition, after a wait of at most ``FETCH_WAIT_MS``."""
-        batches = await self._bounded(
-            self._consumer.getmany(*self.partitions, timeout_ms=FETCH_WAIT_MS)
-        )
-        return [record for records in batches.values() for record in records]
-
-    async def _position(self, tp: TopicPartition) -> int:
-        position: int = await self._bounded(self._consumer.position(tp))
-        return position
-
-    async def _bounded(self, call: Any) -> Any:
-        return await bounded(call, self._timeout_s, f"reading {self.partitions[0].topic}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ import dataclasses
 import enum
 import math
 from collections.abc import Iterator
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from shop.errors import TooManyScans, TopicNotAllowed, echo
-from shop.kafka import KafkaAdmin, bounded, close_quietly
+from shop.kafka import KafkaAdmin, bounded
+from shop.partition_reader import PartitionReader
 
 # Records decoded between two yields to the event loop: well under a millisecond of work.
 BATCH_RECORDS = 500
@@ -92,41 +92,22 @@ async def read_topic_keys(
     with a key that is not UTF-8 are skipped. :class:`KafkaUnavailable` when the broker fails the
     scan or does not let it start within ``timeout_s``.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    consumer: Any = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        request_timeout_ms=int(timeout_s * 1000),
-    )
-    doing = f"reading topic {topic}"
-    tps = [TopicPartition(topic, partition) for partition in range(partitions)]
+    deadline = asyncio.get_running_loop().time() + timeout_s
     keys: set[str] = set()
-    try:
-        ends = await bounded(_started(consumer, tps), timeout_s, doing)
+    async with PartitionReader.opened(
+        bootstrap_servers, topic, range(partitions), timeout_s
+    ) as reader:
+        ends = await reader.seek_back()
         # Reading stops itself at the deadline; this bound (which started later) only catches a
         # call that hangs.
         partial = await bounded(
-            _read(consumer, ends, keys, max_records, deadline), timeout_s, doing
+            _read(reader, ends, keys, max_records, deadline), timeout_s, f"reading topic {topic}"
         )
-    finally:
-        await close_quietly(consumer.stop(), timeout_s, f"reader of {topic}")
     return TopicKeys(sorted(keys), partial)
 
 
-async def _started(consumer: Any, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-    """Start ``consumer`` on ``tps`` at their beginning; their end offsets now."""
-    await consumer.start()
-    consumer.assign(tps)
-    ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-    await consumer.seek_to_beginning(*tps)
-    return ends
-
-
 async def _read(
-    consumer: Any,
+    reader: PartitionReader,
     ends: dict[TopicPartition, int],
     keys: set[str],
     max_records: int,
@@ -142,8 +123,8 @@ async def _read(
         wait_s = min(FETCH_WAIT_S, deadline - loop.time())
         if wait_s <= 0:
             return PartialReason.TIME_LIMIT
-        batches = await consumer.getmany(
-            *pending, timeout_ms=int(wait_s * 1000), max_records=min(BATCH_RECORDS, budget)
+        batches = await reader.fetch(
+            pending, int(wait_s * 1000), max_records=min(BATCH_RECORDS, budget)
         )
         for tp, records in batches.items():
             budget -= len(records)
@@ -152,7 +133,7 @@ async def _read(
                     with contextlib.suppress(UnicodeDecodeError):
                         keys.add(record.key.decode("utf-8"))
         for tp in list(pending):
-            if await consumer.position(tp) >= ends[tp]:
+            if await reader.position(tp) >= ends[tp]:
                 pending.discard(tp)
         # getmany answers from its buffer without yielding: let the writes waiting in between.
         await asyncio.sleep(0)

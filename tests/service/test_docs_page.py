@@ -5,7 +5,6 @@ internet."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 from html.parser import HTMLParser
@@ -17,6 +16,7 @@ import pytest
 from shop.cart.openapi import DOCUMENT as CART_DOCUMENT
 from shop.main import RunningService
 from shop.orders.openapi import DOCUMENT as ORDERS_DOCUMENT
+from tests.processes import finished
 
 CHROMIUM_TIMEOUT_S = 60
 INSTALL = "apt-get install -y chromium"
@@ -52,17 +52,11 @@ async def rendered_dom(url: str, profile: Path) -> str:
         "--dump-dom",
         url,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), CHROMIUM_TIMEOUT_S)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        pytest.fail(f"chromium did not render {url} within {CHROMIUM_TIMEOUT_S} s")
-    assert process.returncode == 0, stderr.decode(errors="replace")[-2000:]
-    return stdout.decode()
+    output, _ = await finished(process, CHROMIUM_TIMEOUT_S, f"chromium rendering {url}")
+    assert process.returncode == 0, output.decode(errors="replace")[-2000:]
+    return output.decode()
 
 
 class _Operations(HTMLParser):

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from shop.main import RunningService
 from tests.brokers import free_port
+from tests.processes import finished
 from tests.service.helpers import create, put_status, records_of
 from tests.waiting import unique, wait_until
 
@@ -61,7 +62,7 @@ async def shop(*args: str) -> Ran:
     process = await asyncio.create_subprocess_exec(
         SHOP, *args, env=_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    out, err = await finished(process, 60, f"shop {' '.join(args)}")
     assert process.returncode is not None
     return Ran(process.returncode, out.decode().splitlines(), err.decode())
 

@@ -5,7 +5,6 @@ body or header the document does not describe."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import aiohttp
 import pytest
 
 from shop.main import RunningService
+from tests.processes import finished
 from tests.service.helpers import create
 from tests.waiting import unique
 
@@ -75,13 +75,7 @@ async def schemathesis(url: str, workdir: Path, config_toml: str) -> tuple[int, 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT_S)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        pytest.fail(f"schemathesis did not finish within {RUN_TIMEOUT_S} s on {url}")
+    output, _ = await finished(process, RUN_TIMEOUT_S, f"schemathesis on {url}")
     assert process.returncode is not None
     return process.returncode, output.decode(errors="replace")
 

@@ -98,9 +98,9 @@ class OrderWriter:
         delivery = await self._publisher.send(self._topic, key, value, headers)
         try:
             landed = await self._publisher.acknowledged(delivery, self._topic)
-        except (
-            BaseException
-        ):  # an error, the request's timeout, the write's deadline, a cancellation
+        # An error, the request's timeout, the write's deadline, a cancellation: all leave the
+        # send in doubt.
+        except BaseException:
             self._unconfirmed[event.order_id] = delivery
             raise
         # Before applying: if the view read that offset already, it must hold this event.

@@ -16,7 +16,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from shop.event_tail import PartitionReader
 from shop.kafka import bounded, close_quietly
 from shop.orders.dead_letters import (
     ERROR,
@@ -26,6 +25,7 @@ from shop.orders.dead_letters import (
     TIME,
     original_headers,
 )
+from shop.partition_reader import PartitionReader
 
 TIMEOUT_S = 10.0
 
