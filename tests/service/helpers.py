@@ -9,16 +9,20 @@ from typing import Any
 import aiohttp
 import pytest
 import simplejson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from shop.children import ChildProcess, schema_registry
 from shop.codec import OrderEventCodec
 from shop.events import OrderEvent
 from shop.kafka import KafkaAdmin
+from shop.partition_reader import PartitionReader
 from shop.settings import Settings
 from tests.brokers import free_port
 from tests.conftest import broker_kind, broker_of_kind
 from tests.waiting import unique
+
+# Longest wait for any one answer of the broker while a test reads a topic.
+READ_TIMEOUT_S = 30.0
 
 
 def fresh(settings: Settings, **changes: Any) -> Settings:
@@ -43,26 +47,19 @@ async def create(http: aiohttp.ClientSession, cart_url: str, order_id: str, item
     return body["order"]
 
 
+async def topic_records(
+    bootstrap: str, topic: str, partitions: int, timeout_s: float = READ_TIMEOUT_S
+) -> list[Any]:
+    """Every record ``topic`` holds now, each partition's in log order (raw, as aiokafka gives
+    them), read by the service's own group-less reader."""
+    async with PartitionReader.opened(bootstrap, topic, range(partitions), timeout_s) as reader:
+        return await reader.read_to(await reader.seek_back())
+
+
 async def records_of(bootstrap: str, topic: str, partitions: int, order_id: str) -> list[Any]:
-    """Every record of ``order_id`` on ``topic``, in log order (raw, as aiokafka gives them)."""
-    # earliest: a reset racing seek_to_beginning after assign() must not land at the end.
-    consumer: Any = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, partition) for partition in range(partitions)]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
-        found: list[Any] = []
-        for tp in tps:
-            while await consumer.position(tp) < ends[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                found += [r for r in batch.get(tp, []) if r.key == order_id.encode()]
-        return found
-    finally:
-        await consumer.stop()
+    """Every record of ``order_id`` on ``topic``, in log order."""
+    key = order_id.encode()
+    return [r for r in await topic_records(bootstrap, topic, partitions) if r.key == key]
 
 
 async def events_of(

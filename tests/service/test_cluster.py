@@ -20,7 +20,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shop.children import ChildProcess
@@ -28,7 +27,7 @@ from shop.main import RunningService, running_service
 from shop.settings import Settings
 from tests.brokers import KafkaNode, kafka_broker, kafka_nodes
 from tests.conftest import broker_kind
-from tests.service.helpers import answer, fresh, own_broker
+from tests.service.helpers import answer, fresh, own_broker, topic_records
 from tests.waiting import unique, wait_until
 
 pytestmark = pytest.mark.cluster
@@ -168,7 +167,7 @@ async def test_a_rolling_restart_loses_and_duplicates_nothing(
                 )
                 await acknowledgements(load, 20)
         await _every_acknowledged_create_is_kept(service, load, settings)
-    records = await _records(cluster.bootstrap, settings.topic, settings.topic_partitions)
+    records = await topic_records(cluster.bootstrap, settings.topic, settings.topic_partitions)
     keys = [record.key for record in records]
     assert len(keys) == len(set(keys)), "an order has two events on the log"
 
@@ -207,7 +206,7 @@ async def _every_acknowledged_create_is_kept(
     assert not [o for o in acked if service.view.store.get(o) is None], "missing in the view"
     logged = {
         record.key.decode()
-        for record in await _records(
+        for record in await topic_records(
             settings.kafka_bootstrap_servers, settings.topic, settings.topic_partitions
         )
     }
@@ -255,22 +254,3 @@ async def _fully_replicated(cluster: Cluster, topic: str) -> bool:
         return False
     finally:
         await admin.close()
-
-
-async def _records(bootstrap: str, topic: str, partitions: int) -> list[Any]:
-    consumer: Any = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, partition) for partition in range(partitions)]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
-        found: list[Any] = []
-        for tp in tps:
-            while await consumer.position(tp) < ends[tp]:
-                found += (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
-        return found
-    finally:
-        await consumer.stop()

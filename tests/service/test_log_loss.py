@@ -3,7 +3,6 @@ not hidden: the view says so, counts what went, and is rebuilt from what the log
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from pathlib import Path
@@ -11,13 +10,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
+from shop.errors import KafkaUnavailable
 from shop.main import RunningService, running_service
 from shop.settings import Settings
 from tests.conftest import broker_kind
-from tests.service.helpers import answer, create, fresh, own_broker
+from tests.service.helpers import answer, create, fresh, own_broker, topic_records
 from tests.waiting import unique, wait_until
 
 ATTEMPTS = 5
@@ -26,31 +24,15 @@ BURST = 40
 
 async def orders_in_log(bootstrap: str, topic: str, partitions: int) -> set[str]:
     """The keys the topic holds now (once the restarted broker serves it again)."""
-    # earliest: a reset racing seek_to_beginning after assign() must not land at the end.
-    consumer: Any = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, partition) for partition in range(partitions)]
-        consumer.assign(tps)
 
-        async def end_offsets() -> dict[Any, int] | None:
-            try:
-                return await asyncio.wait_for(consumer.end_offsets(tps), 2)  # type: ignore[no-any-return]
-            except (TimeoutError, KafkaError):
-                return None
+    async def keys() -> set[str] | None:
+        try:
+            records = await topic_records(bootstrap, topic, partitions, timeout_s=5)
+        except KafkaUnavailable:
+            return None
+        return {record.key.decode() for record in records}
 
-        ends = await wait_until(end_offsets, what="the restarted broker to serve the topic")
-        await consumer.seek_to_beginning(*tps)
-        keys: set[str] = set()
-        for tp in tps:
-            while await consumer.position(tp) < ends[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                keys.update(record.key.decode() for record in batch.get(tp, []))
-        return keys
-    finally:
-        await consumer.stop()
+    return await wait_until(keys, timeout=30, what="the restarted broker to serve the topic")
 
 
 @pytest.mark.persistence
