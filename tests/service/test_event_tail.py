@@ -86,6 +86,10 @@ class Following:
         return code, (await self.process.stderr.read()).decode()
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.asynccontextmanager
 async def following(*args: str) -> AsyncIterator[Following]:
     """``shop events --follow`` running, its stdout collected line by line as it comes."""
@@ -97,6 +101,9 @@ async def following(*args: str) -> AsyncIterator[Following]:
         env=_env(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        # A shell without job control starts background jobs with SIGINT ignored, and children
+        # inherit that (a CI step run with '&' did): Ctrl-C must reach this one as at a terminal.
+        preexec_fn=_ctrl_c_as_at_a_terminal,
     )
     tail = Following(process, [])
 
