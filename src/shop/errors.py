@@ -101,6 +101,12 @@ class RegistryUnavailable(Unavailable):
     code = "schema_registry_unavailable"
 
 
+class Rebalancing(Unavailable):
+    """The order's partition is moving between instances, or its owner has not caught up."""
+
+    code = "rebalancing"
+
+
 class PoisonEvent(Exception):
     """A record whose bytes are not an order event we can decode; the consumer skips it."""
 

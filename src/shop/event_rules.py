@@ -82,12 +82,11 @@ def judge(event: OrderEvent, key: bytes | None, offset: int, held: Held | None) 
     if version == current.order_version:
         if event.event_id == current.event_id:
             return SKIP  # the same event written twice (a producer retry without idempotence)
-        winner = "this one, later in the log," if offset > held.offset else "that one"
         return Judgement(
             Verdict.CONFLICT,
             f"orderVersion {version} of order {event.order_id} is claimed by event "
             f"{event.event_id} at offset {offset} and by {current.event_id} at offset "
-            f"{held.offset}; {winner} wins",
+            f"{held.offset}; the first in the log counts",
         )
     if offset <= held.offset:
         return SKIP

@@ -14,25 +14,16 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.partitioner import DefaultPartitioner
-
 from shop.codec import OrderEventCodec
 from shop.errors import PoisonEvent, RegistryUnavailable
 from shop.events import OrderEvent
 from shop.kafka import KafkaAdmin
 from shop.order import OrderId
 from shop.partition_reader import Offsets, PartitionReader
+from shop.partitioning import partition_of
 from shop.render import dumps, timestamp
 
 DEFAULT_LAST = 20
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition the producer's default partitioner puts ``key`` on: murmur2 of the key
-    bytes, made positive, modulo the partition count (as Kafka's Java client)."""
-    every = list(range(partitions))
-    partition: int = DefaultPartitioner()(key, every, every)
-    return partition
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from shop.codec import OrderEventCodec
 from shop.kafka import EventPublisher, KafkaAdmin
+from shop.ownership import Ownership
 from shop.render import json_response
 
 HEALTH_TIMEOUT_S = 2.0
@@ -39,6 +40,8 @@ class ViewState(Protocol):
 
     def report(self) -> dict[str, object]: ...
 
+    def partitions_caught_up(self) -> dict[int, bool]: ...
+
 
 class HealthProbes:
     """The checks behind the three endpoints; one instance serves both ports."""
@@ -49,12 +52,14 @@ class HealthProbes:
         codec: OrderEventCodec,
         publisher: EventPublisher,
         view: ViewState,
+        ownership: Ownership,
         timeout_s: float,
     ) -> None:
         self._admin = admin
         self._codec = codec
         self._publisher = publisher
         self._view = view
+        self._ownership = ownership
         self._timeout_s = min(HEALTH_TIMEOUT_S, timeout_s)
 
     async def health(self) -> tuple[int, dict[str, object]]:
@@ -76,6 +81,10 @@ class HealthProbes:
             "producer": "ready" if writable else "recovering",
             "schemaRegistry": "connected" if registry else "disconnected",
             "orderView": view,
+            "partitions": {
+                **self._ownership.report(),
+                "caughtUp": {str(p): done for p, done in self._view.partitions_caught_up().items()},
+            },
         }
         return (200 if serving else 503), body
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import logging
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from typing import TypeVar
@@ -33,7 +35,10 @@ from shop.kafka import EventPublisher, KafkaAdmin
 from shop.observability import logs
 from shop.observability.metrics import Metrics
 from shop.orders.app import create_app as create_orders_app
+from shop.orders.group_consumer import SESSION_TIMEOUT_S
 from shop.orders.view import OrderView, running_order_view
+from shop.ownership import Instance, Ownership
+from shop.routing import Router
 from shop.settings import Settings, SettingsError
 from shop.topic_scan import TopicReader
 
@@ -54,24 +59,52 @@ class RunningService:
     admin: KafkaAdmin
     publisher: EventPublisher
     view: OrderView
+    ownership: Ownership
     children: tuple[ChildProcess, ...] = ()
 
 
-async def _site(
-    stack: contextlib.AsyncExitStack, app: web.Application, host: str, port: int, grace_s: float
-) -> str:
+def _bound(stack: contextlib.ExitStack, host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (port 0: a free one), not listening yet: connections are
+    refused until its site serves, and the port is known before the group is joined."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = stack.enter_context(socket.socket(family, kind, proto))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _advertised(configured: str | None, sock: socket.socket) -> str:
+    """Where the other instances reach this socket's API: the configured URL, else this
+    address, named by the machine's host name when it is a wildcard."""
+    if configured is not None:
+        return configured
+    host, port = sock.getsockname()[:2]
+    if ipaddress.ip_address(host).is_unspecified:
+        host = socket.gethostname()
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+async def _serve(
+    stack: contextlib.AsyncExitStack, app: web.Application, sock: socket.socket, grace_s: float
+) -> None:
     # On shutdown idle keep-alive connections close at once, and requests in flight get grace_s
     # before they are cancelled (aiohttp's default is 60 s). aiohttp drops what a client sends
     # after shutdown began, so a body still arriving cannot finish: it only holds the grace.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace_s)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    address = runner.addresses[0]
-    return f"http://{address[0]}:{address[1]}"
+    await web.SockSite(runner, sock).start()
 
 
 @contextlib.asynccontextmanager
@@ -82,6 +115,14 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
     async with contextlib.AsyncExitStack() as stack:
         dependencies = await open_dependencies(stack, settings)
         bootstrap = dependencies.bootstrap_servers
+        sockets = stack.enter_context(contextlib.ExitStack())
+        cart_socket = _bound(sockets, settings.host, settings.cart_port)
+        orders_socket = _bound(sockets, settings.host, settings.orders_port)
+        me = Instance(
+            _advertised(settings.advertised_cart_url, cart_socket),
+            _advertised(settings.advertised_orders_url, orders_socket),
+        )
+        ownership = await stack.enter_async_context(Ownership(me, SESSION_TIMEOUT_S).running())
         codec = OrderEventCodec(dependencies.registry_url, settings.topic, timeout)
         await codec.start()
         admin = await stack.enter_async_context(KafkaAdmin.running(bootstrap, timeout))
@@ -89,18 +130,24 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
         if not settings.kafka_idempotence:
             log.warning(
                 "the idempotent producer is off (SHOP_KAFKA_IDEMPOTENCE=false): a write that timed "
-                "out can land after its retry with the same version; the view detects and counts "
-                "it (/health versionConflicts). Use this only with a broker that lacks it"
+                "out can land after its retry with the same version; the view keeps the first, "
+                "counts the other (/health versionConflicts) and the retry answers 503. Use this "
+                "only with a broker that lacks it"
             )
         publisher = await stack.enter_async_context(
             EventPublisher.running(bootstrap, settings.kafka_idempotence, timeout, metrics)
         )
         view = await stack.enter_async_context(
-            running_order_view(settings, bootstrap, codec, publisher)
+            running_order_view(settings, bootstrap, codec, publisher, ownership)
         )
 
         metrics.watch_view(view.consumer)
-        writer = OrderWriter(view.store, publisher, codec, settings.topic, view.consumer, timeout)
+        writer = OrderWriter(
+            view.store, publisher, codec, settings.topic, view.consumer, ownership, timeout
+        )
+        router = await stack.enter_async_context(
+            Router(ownership, view.consumer, timeout).running()
+        )
         reader = TopicReader(
             bootstrap,
             admin,
@@ -109,22 +156,22 @@ async def running_service(settings: Settings) -> AsyncIterator[RunningService]:
             timeout_s=timeout,
             concurrency=settings.scan_concurrency,
         )
-        health = HealthProbes(admin, codec, publisher, view.consumer, timeout)
+        health = HealthProbes(admin, codec, publisher, view.consumer, ownership, timeout)
         grace = settings.shutdown_grace_s
-        cart_app = create_cart_app(writer, health, metrics)
-        cart_url = await _site(stack, cart_app, settings.host, settings.cart_port, grace)
-        orders_app = create_orders_app(view.store, reader, health, metrics)
-        orders_url = await _site(stack, orders_app, settings.host, settings.orders_port, grace)
+        await _serve(stack, create_cart_app(writer, router, health, metrics), cart_socket, grace)
+        orders_app = create_orders_app(view.store, router, reader, health, metrics)
+        await _serve(stack, orders_app, orders_socket, grace)
         yield RunningService(
             settings,
-            cart_url,
-            orders_url,
+            _url(cart_socket),
+            _url(orders_socket),
             bootstrap,
             dependencies.registry_url,
             codec,
             admin,
             publisher,
             view,
+            ownership,
             dependencies.children,
         )
 

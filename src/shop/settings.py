@@ -30,6 +30,10 @@ class Settings:
     host: str = "127.0.0.1"
     cart_port: int = 8000
     orders_port: int = 8001
+    # Where the other instances of the group reach this one's APIs; None means
+    # http://<host>:<port> (the machine's name when host is a wildcard address).
+    advertised_cart_url: str | None = None
+    advertised_orders_url: str | None = None
     topic: str = "order-events"
     topic_partitions: int = 3
     topic_replication_factor: int = 1
@@ -190,6 +194,14 @@ _FIELDS: dict[str, tuple[Parser, str]] = {
     "host": (_parse_str, "address the HTTP ports bind to"),
     "cart_port": (_parse_port, "port of the cart API"),
     "orders_port": (_parse_port, "port of the orders API"),
+    "advertised_cart_url": (
+        _parse_url,
+        "URL other instances reach the cart API at (default http://<host>:<port>)",
+    ),
+    "advertised_orders_url": (
+        _parse_url,
+        "URL other instances reach the orders API at (default http://<host>:<port>)",
+    ),
     "topic": (_parse_str, "topic of the order events"),
     "topic_partitions": (
         _parse_positive_int,

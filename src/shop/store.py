@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 
 from shop.event_rules import Held
 from shop.events import OrderEvent
 from shop.order import Order, OrderId
+from shop.partitioning import partition_of
 
 
 class OrderStore:
     """orderId -> the latest event held and its offset. Applying is idempotent: an event counts
-    only when it is later in the order's history (version, then position in the log)."""
+    only when its version is later in the order's history than the one held."""
 
     def __init__(self) -> None:
         self._orders: dict[OrderId, Held] = {}
@@ -24,14 +25,13 @@ class OrderStore:
         """Hold ``event``, read at ``offset``, if it is later than what is held; True if so.
 
         Events of one order share a key, hence a partition, hence arrive in order; a replay or a
-        duplicate delivery changes nothing. Of two events claiming one version (possible only
-        without the idempotent producer), the later in the log wins, live and on replay alike.
+        duplicate delivery changes nothing. Of two events claiming one version (a write retried
+        without the idempotent producer, or an instance that lost its partition with a write in
+        flight), the first in the log counts, live and on replay alike: the writer acknowledges
+        only an event the view applied, so an acknowledged event is never overruled.
         """
         held = self._orders.get(event.order_id)
-        if held is not None and (event.order_version, offset) <= (
-            held.event.order_version,
-            held.offset,
-        ):
+        if held is not None and event.order_version <= held.event.order_version:
             return False
         self._orders[event.order_id] = Held(event, offset)
         return True
@@ -52,6 +52,13 @@ class OrderStore:
     def clear(self) -> None:
         """Forget every order (the view is about to be rebuilt from the log)."""
         self._orders.clear()
+
+    def keep_only(self, partitions: Collection[int], count: int) -> None:
+        """Forget the orders of every partition but ``partitions`` (of ``count``): another
+        instance owns them now."""
+        kept = set(partitions)
+        for order_id in [o for o in self._orders if partition_of(o.encode(), count) not in kept]:
+            del self._orders[order_id]
 
     def __len__(self) -> int:
         return len(self._orders)

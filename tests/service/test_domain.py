@@ -116,17 +116,17 @@ def test_store_applies_only_newer_versions() -> None:
     assert len(store) == 1
 
 
-def test_of_two_events_with_one_version_the_later_in_the_log_wins() -> None:
-    """Whichever order the writer and the consumer apply them in, the view ends on the later one."""
+def test_of_two_events_with_one_version_the_first_in_the_log_stays() -> None:
+    """Only the consumer applies, in log order: the first claim to a version is the one held, and
+    a second claim changes nothing (the writer acknowledged only the first)."""
     first = events.created(new_order(), NOW)
     early = events.updated(first.order.with_status(OrderStatus.CONFIRMED), 1, NOW)
     late = events.updated(first.order.with_status(OrderStatus.SHIPPED), 1, NOW)
-    for sequence in ([early, late], [late, early]):
-        store = OrderStore()
-        store.apply(first, 0)
-        for event in sequence:
-            store.apply(event, 1 if event is early else 2)
-        assert store.get(first.order_id) == (late.order, 2)
+    store = OrderStore()
+    store.apply(first, 0)
+    assert store.apply(early, 1)
+    assert not store.apply(late, 2)
+    assert store.get(first.order_id) == (early.order, 2)
 
 
 async def test_store_locks_one_order_at_a_time_and_forgets_idle_locks() -> None:

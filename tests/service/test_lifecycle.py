@@ -87,7 +87,8 @@ async def test_health_is_503_when_the_broker_is_gone(
 async def test_health_is_503_when_the_view_stops_following(
     service_settings: Settings, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A consumer task killed by an unexpected error makes /health 503, not a silent stale view."""
+    """A consumer task killed by an unexpected error makes /health 503, not a silent stale view,
+    and writes a 503 at once: none could be confirmed by the view."""
     async with running_service(fresh(service_settings)) as service:
         async with http.get(f"{service.orders_url}/health") as response:
             status, body = await answer(response)
@@ -97,7 +98,9 @@ async def test_health_is_503_when_the_view_stops_following(
             raise RuntimeError("a bug in applying events")
 
         monkeypatch.setattr(service.codec, "decode_batch", broken)
-        await create(http, service.cart_url, unique("ORDER"))
+        order = {"orderId": unique("ORDER"), "itemsCount": 1}
+        async with http.post(f"{service.cart_url}/create-order", json=order) as response:
+            assert response.status == 503  # written, but its read-back is what broke the view
 
         async def unhealthy() -> dict[str, object] | None:
             async with http.get(f"{service.orders_url}/health") as response:
@@ -106,5 +109,6 @@ async def test_health_is_503_when_the_view_stops_following(
 
         body = await wait_until(unhealthy, what="health 503")
         assert body["status"] == "unhealthy"
-        assert (body["orderView"]["following"], body["orderView"]["orders"]) == (False, 1)
+        # The create was never applied, so never acknowledged: the view holds nothing.
+        assert (body["orderView"]["following"], body["orderView"]["orders"]) == (False, 0)
         assert (body["kafka"], body["schemaRegistry"]) == ("connected", "connected")

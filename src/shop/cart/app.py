@@ -11,12 +11,16 @@ from shop.health import HEALTH, HealthProbes
 from shop.middleware import error_middleware
 from shop.observability.metrics import METRICS, Metrics
 from shop.observability.requests import observed
+from shop.routing import ROUTER, Router
 
 
-def create_app(writer: OrderWriter, health: HealthProbes, metrics: Metrics) -> web.Application:
+def create_app(
+    writer: OrderWriter, router: Router, health: HealthProbes, metrics: Metrics
+) -> web.Application:
     app = web.Application(middlewares=[observed("cart", metrics), error_middleware])
     app[METRICS] = metrics
     app[WRITER] = writer
+    app[ROUTER] = router
     app[HEALTH] = health
     setup_routes(app)
     return app

@@ -1,9 +1,14 @@
-"""The cart's writes: build the next event of an order, publish it, then apply it to the view.
+"""The cart's writes: build the next event of an order, publish it, and acknowledge it only once
+the view has read it back at its place in the log.
 
-Holding the order's lock, the writer reads the current version, publishes the next event and waits
-for the broker's acknowledgement, then applies that same event to the view itself; the consumer's
-later apply of it changes nothing. So a 201 is only answered for an event on the broker, and an
-update right after its create (or an order-details) already sees the order.
+Only the instance that owns an order's partition writes the order. Holding the order's lock, the
+writer reads the current version, publishes the next event, waits for the broker's
+acknowledgement, then for its own consumer to read that offset and apply the event. Of two events
+claiming one version the first in the log counts, so an event the view applied is never
+overruled, on any instance or replay: an instance that lost its partition while a write was in
+flight (paused past its session timeout, say) finds the new owner's event first and answers 503
+instead of a 200 the log would contradict. So a 201 is only answered for an event on the broker
+that counts, and an update right after its create (or an order-details) already sees the order.
 
 A send that was not confirmed (a timeout, or an error: without the idempotent producer a failed
 send may still have been written) may still be or reach the log. The writer keeps it: the next
@@ -24,10 +29,11 @@ from typing import Protocol
 from shop import events
 from shop.broker_reachability import ensure_reachable
 from shop.codec import OrderEventCodec
-from shop.errors import KafkaUnavailable, OrderAlreadyExists, OrderNotFound
+from shop.errors import KafkaUnavailable, OrderAlreadyExists, OrderNotFound, Rebalancing
 from shop.events import OrderEvent
 from shop.kafka import Delivery, EventPublisher, version_headers
 from shop.order import Order, OrderId, OrderStatus, build_order
+from shop.ownership import RETRY_AFTER_S, Ownership
 from shop.store import OrderStore
 
 Clock = Callable[[], datetime]
@@ -45,6 +51,7 @@ class OrderWriter:
         codec: OrderEventCodec,
         topic: str,
         view: View,
+        ownership: Ownership,
         timeout_s: float,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
@@ -52,6 +59,7 @@ class OrderWriter:
         self._store = store
         self._timeout_s = timeout_s
         self._view = view
+        self._ownership = ownership
         self._publisher = publisher
         self._codec = codec
         self._topic = topic
@@ -65,6 +73,7 @@ class OrderWriter:
     async def create(self, order_id: OrderId, items_count: int) -> Order:
         """A new order, on the broker and in the view; 409 when the id is taken."""
         async with self._deadline(order_id), self._store.locked(order_id):
+            self._ensure_owned(order_id)
             await self._settle(order_id)
             if self._store.get(order_id) is not None:
                 raise OrderAlreadyExists(
@@ -78,6 +87,7 @@ class OrderWriter:
     async def update(self, order_id: OrderId, status: OrderStatus) -> Order:
         """The order in ``status``; no event when it already has it. 404 unknown, 409 final."""
         async with self._deadline(order_id), self._store.locked(order_id):
+            self._ensure_owned(order_id)
             await self._settle(order_id)
             current = self._store.get(order_id)
             if current is None:
@@ -98,14 +108,34 @@ class OrderWriter:
         delivery = await self._publisher.send(self._topic, key, value, headers)
         try:
             landed = await self._publisher.acknowledged(delivery, self._topic)
+            applied = await self._view.expect(landed.partition, landed.offset, event)
         # An error, the request's timeout, the write's deadline, a cancellation: all leave the
-        # send in doubt.
+        # send in doubt (it may be on the log, and the view may yet read it).
         except BaseException:
             self._unconfirmed[event.order_id] = delivery
             raise
-        # Before applying: if the view read that offset already, it must hold this event.
-        self._view.expect(landed.partition, landed.offset, event.order_id, event.order_version)
-        self._store.apply(event, landed.offset)
+        if not applied:
+            raise Rebalancing(
+                f"the change of order {event.order_id} was not confirmed by this instance's view "
+                "(its partition moved to another instance, another change of it came first, or "
+                f"the view stopped); try again in {RETRY_AFTER_S} s",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+
+    def _ensure_owned(self, order_id: OrderId) -> None:
+        """Only the owner of an order's partition writes it, and only from a complete view; a
+        request routed here while the partitions move is a 503 (the router forwards the rest)."""
+        if self._view.failed:
+            raise KafkaUnavailable(
+                "the order view stopped following its topic, so no write can be confirmed; "
+                "see /health and the log"
+            )
+        if not self._ownership.owner(order_id).mine or not self._view.caught_up.is_set():
+            raise Rebalancing(
+                f"order {order_id} belongs to a partition this instance does not serve now; "
+                f"try again in {RETRY_AFTER_S} s",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
 
     @contextlib.asynccontextmanager
     async def _deadline(self, order_id: OrderId) -> AsyncIterator[None]:
@@ -120,12 +150,11 @@ class OrderWriter:
             ) from None
 
     async def _settle(self, order_id: OrderId) -> None:
-        """Before writing an order, the view must be complete (not replaying after a rebalance or
-        a loss) and hold whatever the order's last unconfirmed send left.
+        """Before writing an order, the view must hold whatever the order's last unconfirmed send
+        left.
 
         Still pending after another request timeout: 503 again, nothing written.
         """
-        await self._view.ready()
         delivery = self._unconfirmed.get(order_id)
         if delivery is None:
             return
@@ -144,8 +173,11 @@ class OrderWriter:
 class View(Protocol):
     """What the writer needs of the order view's consumer."""
 
-    async def ready(self) -> None: ...
+    caught_up: asyncio.Event
+
+    @property
+    def failed(self) -> bool: ...
 
     async def read_to_end(self) -> None: ...
 
-    def expect(self, partition: int, offset: int, order_id: OrderId, version: int) -> None: ...
+    def expect(self, partition: int, offset: int, event: OrderEvent) -> asyncio.Future[bool]: ...

@@ -10,16 +10,22 @@ from shop.observability.metrics import METRICS, Metrics
 from shop.observability.requests import observed
 from shop.orders.keys import STORE, TOPIC_READER
 from shop.orders.routes import setup_routes
+from shop.routing import ROUTER, Router
 from shop.store import OrderStore
 from shop.topic_scan import TopicReader
 
 
 def create_app(
-    store: OrderStore, topics: TopicReader, health: HealthProbes, metrics: Metrics
+    store: OrderStore,
+    router: Router,
+    topics: TopicReader,
+    health: HealthProbes,
+    metrics: Metrics,
 ) -> web.Application:
     app = web.Application(middlewares=[observed("orders", metrics), error_middleware])
     app[METRICS] = metrics
     app[STORE] = store
+    app[ROUTER] = router
     app[TOPIC_READER] = topics
     app[HEALTH] = health
     setup_routes(app)

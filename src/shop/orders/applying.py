@@ -36,11 +36,12 @@ class Applier:
         # before a rebuild): it is not written to the dead-letter topic again.
         self._handled: dict[TopicPartition, int] = {}
 
-    async def apply(self, records: Sequence[ConsumerRecord]) -> None:
-        """Apply, in order, a batch of one partition's records."""
+    async def apply(self, records: Sequence[ConsumerRecord]) -> set[int]:
+        """Apply, in order, a batch of one partition's records; the offsets of those applied."""
         # Tombstones are not events (the cart writes none): nothing to apply, nothing refused.
         records = [r for r in records if r.value is not None and not self._holds(r)]
         decoded = await self._decoder.decode([record.value for record in records])
+        applied: set[int] = set()
         for record, event in zip(records, decoded, strict=True):
             if isinstance(event, PoisonEvent):
                 await self._refuse(record, str(event))
@@ -60,8 +61,9 @@ class Applier:
                     record.offset,
                     judgement.reason,
                 )
-            if judgement.verdict is not Verdict.SKIP:
-                self._store.apply(event, record.offset)
+            if judgement.verdict is Verdict.APPLY and self._store.apply(event, record.offset):
+                applied.add(record.offset)
+        return applied
 
     def _holds(self, record: ConsumerRecord) -> bool:
         """Whether the view already has this record's event (by its orderVersion header), so

@@ -51,6 +51,11 @@ class Progress:
         """What to commit for ``partitions``: the offset after each one's last applied record."""
         return {tp: self._applied[tp] for tp in partitions if tp in self._applied}
 
+    def replayed(self, tp: TopicPartition) -> bool:
+        """Whether the view has read ``tp`` up to the end it had when its replay began."""
+        target = self._catch_up_to.get(tp)
+        return self.caught_up.is_set() or (target is not None and self.applied(tp) >= target)
+
     def applied_offsets(self) -> dict[TopicPartition, int]:
         """The offset after the last applied record of every partition the view has applied."""
         return dict(self._applied)
@@ -71,11 +76,17 @@ class Progress:
         async with self._advanced:
             self._advanced.notify_all()
 
-    def restart(self, partitions: Iterable[TopicPartition]) -> None:
-        """``partitions`` were assigned: the view replays them from the beginning."""
+    def suspend(self) -> None:
+        """A rebalance began: the view is not known to be complete until it has replayed the
+        partitions it will be assigned."""
         self.caught_up.clear()
-        for tp in partitions:
-            self._applied.pop(tp, None)
+
+    def restart(self, partitions: Iterable[TopicPartition]) -> None:
+        """``partitions`` were assigned: the view replays them from the beginning, and forgets
+        how far it had read any other."""
+        self.caught_up.clear()
+        self._applied.clear()
+        self._catch_up_to = {}
 
     def clear(self) -> None:
         """The view was emptied: nothing is applied, and it replays every partition."""

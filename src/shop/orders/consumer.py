@@ -33,9 +33,10 @@ from aiokafka.errors import (
 )
 
 from shop.codec import OrderEventCodec
+from shop.events import OrderEvent
 from shop.kafka import bounded, close_quietly
-from shop.order import OrderId
 from shop.orders.applying import Applier
+from shop.orders.assignor import OwnershipAssignor
 from shop.orders.catch_up import Progress
 from shop.orders.dead_letters import DeadLetters
 from shop.orders.decoding import Decoder
@@ -43,6 +44,7 @@ from shop.orders.group_consumer import GroupConsumer
 from shop.orders.log_loss import Acknowledged, LogLoss, LogLost, past_the_end
 from shop.orders.rebalance import Rebalance
 from shop.orders.watermarks import Watermarks
+from shop.ownership import Ownership
 from shop.store import OrderStore
 
 log = logging.getLogger(__name__)
@@ -66,13 +68,16 @@ class OrderViewConsumer:
         dead_letters: DeadLetters,
         watermarks: Watermarks,
         timeout_s: float,
+        ownership: Ownership,
     ) -> None:
         self.topic = topic
         self._store = store
         self._dead_letters = dead_letters
         self._watermarks = watermarks
         self._timeout_s = timeout_s
-        self._consumer = GroupConsumer(bootstrap_servers, topic, group_id)
+        self._consumer = GroupConsumer(
+            bootstrap_servers, topic, group_id, OwnershipAssignor(topic, ownership)
+        )
         self._decoder = Decoder(codec)
         self._applier = Applier(store, self._decoder, dead_letters)
         self._progress = Progress(self._consumer, timeout_s, self._caught_up)
@@ -80,7 +85,14 @@ class OrderViewConsumer:
         self.loss = LogLoss()
         self._consumed = 0
         self._rebalance = Rebalance(
-            self._consumer, self._progress, self._applier, self.loss, watermarks
+            self._consumer,
+            self._progress,
+            self._applier,
+            self._acked,
+            self.loss,
+            watermarks,
+            ownership,
+            store,
         )
         # Set once the view holds everything the log had at the last assignment or rebuild.
         self.caught_up = self._progress.caught_up
@@ -93,7 +105,7 @@ class OrderViewConsumer:
             await bounded(self._consumer.start(), self._timeout_s, "starting the order consumer")
             self._consumer.subscribe(self._rebalance)
             task = asyncio.create_task(self._run(), name=f"order-view {self.topic}")
-            task.add_done_callback(_log_failure)
+            task.add_done_callback(self._stopped)
             self._task = task
             try:
                 yield self
@@ -153,6 +165,12 @@ class OrderViewConsumer:
         """Per assigned partition, the records the last fetch knew of that are not applied yet."""
         return {tp.partition: max(0, self._progress.lag(tp)) for tp in self._consumer.assignment()}
 
+    def partitions_caught_up(self) -> dict[int, bool]:
+        """Per assigned partition, whether the view has replayed it since its assignment."""
+        return {
+            tp.partition: self._progress.replayed(tp) for tp in sorted(self._consumer.assignment())
+        }
+
     def report(self) -> dict[str, object]:
         """What ``/health`` shows of the view (JSON-ready)."""
         return {
@@ -172,25 +190,22 @@ class OrderViewConsumer:
         """
         await self._progress.wait_caught_up(stall_s)
 
-    async def ready(self) -> None:
-        """Wait until the view is complete (not replaying after an assignment or a loss)."""
-        await self.caught_up.wait()
-
     async def read_to_end(self) -> None:
         """Wait until the view has applied every record its partitions hold now (the barrier after
         a write whose outcome was not confirmed). The caller bounds the wait."""
         await self._progress.read_to_end()
 
-    def expect(self, partition: int, offset: int, order_id: OrderId, version: int) -> None:
-        """The broker acknowledged version ``version`` of ``order_id`` at ``offset``: the view
-        checks that the log still holds it there when it reads that far."""
+    def expect(self, partition: int, offset: int, event: OrderEvent) -> asyncio.Future[bool]:
+        """The broker acknowledged ``event`` at ``offset``: whether the view applied it, once it
+        has read that far (it also checks that the log still holds it there)."""
         tp = TopicPartition(self.topic, partition)
-        if offset < 0:
-            return  # no offset given (a duplicate the broker recognised)
-        self._watermarks.note(partition, offset + 1)
-        if tp not in self._consumer.assignment():
-            return
-        self._acked.expect(tp, offset, order_id, version, self._progress.applied(tp))
+        if offset >= 0:  # else no offset was given (a duplicate the broker recognised)
+            self._watermarks.note(partition, offset + 1)
+        if offset < 0 or tp not in self._consumer.assignment():
+            confirmed = asyncio.get_running_loop().create_future()
+            confirmed.set_result(False)
+            return confirmed
+        return self._acked.expect(tp, offset, event, self._progress.applied(tp))
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -230,8 +245,9 @@ class OrderViewConsumer:
         for tp, records in batches.items():
             self._consumed += len(records)
             self._acked.check(tp, records)
-            await self._applier.apply(records)
+            applied = await self._applier.apply(records)
             offsets[tp] = records[-1].offset + 1
+            self._acked.settle(tp, offsets[tp], applied)
         for tp, end in offsets.items():
             self._watermarks.note(tp.partition, end)
         await self._progress.advance(offsets)
@@ -263,19 +279,20 @@ class OrderViewConsumer:
             self._applier.handled_below(tp, applied)
         self._progress.clear()
         self._store.clear()
-        self._acked.clear()
+        self._acked.abandon()
         partitions = sorted(self._consumer.assignment())
         for tp, end in (await self._progress.replay_from_beginning(partitions)).items():
             self._watermarks.reset(tp.partition, end)  # the log as it is now; the loss is reported
             # Offsets from the end on are new records, whatever the lost ones had been.
             self._applier.new_from(tp, end)
 
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        """The loop ended: no write waiting for the view to read it back will be confirmed."""
+        self._acked.abandon()
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("the order view stopped following its topic", exc_info=error)
+
     def _caught_up(self) -> None:
         """The view has replayed its partitions (after an assignment or a rebuild)."""
         self.loss.rebuilt(self._store)
         log.info("order view caught up with %s: %d orders", self.topic, len(self._store))
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.error("the order view stopped following its topic", exc_info=error)

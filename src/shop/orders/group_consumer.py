@@ -9,18 +9,31 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 
 from shop.idle_fetch import pause_after_empty_fetches
 
+# aiokafka's default, set here because Ownership needs to know it: a process frozen for longer has
+# been dropped from the group.
+SESSION_TIMEOUT_S = 10.0
+
 
 class GroupConsumer:
-    """One topic, read in a consumer group."""
+    """One topic, read in a consumer group whose partitions ``assignor`` hands out."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, group_id: str) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        group_id: str,
+        assignor: AbstractPartitionAssignor,
+    ) -> None:
         self.topic = topic
         self._consumer: Any = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
+            partition_assignment_strategy=(assignor,),
+            session_timeout_ms=int(SESSION_TIMEOUT_S * 1000),
             enable_auto_commit=False,
             # Never reset silently: a position past the log's end means the log lost records.
             auto_offset_reset="none",

@@ -10,13 +10,15 @@ rebuilt from the log. The ways it finds out: a position past the log's end
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import ConsumerRecord, TopicPartition
 
+from shop.events import OrderEvent
 from shop.kafka import header_version
 from shop.order import OrderId
 from shop.store import OrderStore
@@ -117,11 +119,19 @@ def past_the_end(
 class _Acked:
     order_id: OrderId
     version: int
+    event_id: str
+    # True once the view applied this record, False when it did not (another claim to its version
+    # came first, or the view gave the partition up before reading it).
+    confirmed: asyncio.Future[bool]
 
 
 class Acknowledged:
-    """What the broker acknowledged to the cart and the view has not read yet, by offset; each
-    must be where the broker said it was when the view reads that far."""
+    """What the broker acknowledged to the cart and the view has not read yet, by offset.
+
+    Each must be where the broker said it was when the view reads that far (else the log lost
+    it), and the writer waits to hear whether the view applied it: only then is the write
+    acknowledged to its client.
+    """
 
     def __init__(self, store: OrderStore) -> None:
         self._store = store
@@ -130,23 +140,33 @@ class Acknowledged:
         self._found: LogLost | None = None
 
     def expect(
-        self, tp: TopicPartition, offset: int, order_id: OrderId, version: int, applied: int
-    ) -> None:
-        """Version ``version`` of ``order_id`` was acknowledged at ``offset`` of ``tp``, where the
-        view has applied up to ``applied``."""
+        self,
+        tp: TopicPartition,
+        offset: int,
+        event: OrderEvent,
+        applied: int,
+    ) -> asyncio.Future[bool]:
+        """``event`` was acknowledged at ``offset`` of ``tp``, where the view has applied up to
+        ``applied``: whether the view applied it, once it has read that far."""
+        confirmed = asyncio.get_running_loop().create_future()
         if applied <= offset:
-            self._acked.setdefault(tp, {})[offset] = _Acked(order_id, version)
-            return
-        # Read already: the record there was this event, so the view holds it (or a later one).
-        held = self._store.held(order_id)
-        if held is None or held.event.order_version < version:
+            self._acked.setdefault(tp, {})[offset] = _Acked(
+                event.order_id, event.order_version, event.event_id, confirmed
+            )
+            return confirmed
+        # Read already: the view holds this event if it applied it (the order's lock keeps this
+        # instance from writing the order again meanwhile).
+        held = self._store.held(event.order_id)
+        confirmed.set_result(held is not None and held.event.event_id == event.event_id)
+        if held is None or held.event.order_version < event.order_version:
             # The consumer's loop says so and rebuilds the view (without this event).
             self._found = LogLost(
                 f"{tp.topic}-{tp.partition}@{offset} held another record "
-                f"than version {version} of order {order_id}, which the "
+                f"than version {event.order_version} of order {event.order_id}, which the "
                 "broker had acknowledged",
                 1,
             )
+        return confirmed
 
     def found(self) -> LogLost | None:
         """The loss :meth:`expect` found since the last call, if any."""
@@ -159,7 +179,7 @@ class Acknowledged:
         if not acked:
             return
         for record in records:
-            expected = acked.pop(record.offset, None)
+            expected = acked.get(record.offset)
             if expected is None:
                 continue
             if record.key != expected.order_id.encode() or header_version(record.headers) != (
@@ -171,12 +191,22 @@ class Acknowledged:
                     "acknowledged",
                     1,
                 )
-        # An acknowledged offset the log skipped over was compacted away by a later event of
-        # its order; the view reads that one.
-        last = records[-1].offset
-        for offset in [offset for offset in acked if offset <= last]:
-            del acked[offset]
 
-    def clear(self) -> None:
-        """Forget every expectation (the view is rebuilt from the log as it is now)."""
-        self._acked.clear()
+    def settle(self, tp: TopicPartition, end: int, applied: set[int]) -> None:
+        """The view has read ``tp`` up to ``end`` and applied the records at ``applied``. An
+        acknowledged offset the log skipped over was compacted away: not applied either."""
+        acked = self._acked.get(tp)
+        if not acked:
+            return
+        for offset in [offset for offset in acked if offset < end]:
+            confirmed = acked.pop(offset).confirmed
+            if not confirmed.done():
+                confirmed.set_result(offset in applied)
+
+    def abandon(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        """The view stops reading ``partitions`` (None: all) before it read their acknowledged
+        records: none of those writes is confirmed."""
+        for tp in list(self._acked) if partitions is None else list(partitions):
+            for expected in self._acked.pop(tp, {}).values():
+                if not expected.confirmed.done():
+                    expected.confirmed.set_result(False)

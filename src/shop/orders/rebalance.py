@@ -20,8 +20,10 @@ from aiokafka.errors import KafkaError
 from shop.orders.applying import Applier
 from shop.orders.catch_up import Progress
 from shop.orders.group_consumer import GroupConsumer
-from shop.orders.log_loss import LogLoss, LogLost
+from shop.orders.log_loss import Acknowledged, LogLoss, LogLost
 from shop.orders.watermarks import Watermarks
+from shop.ownership import Ownership
+from shop.store import OrderStore
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +40,28 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         consumer: GroupConsumer,
         progress: Progress,
         applier: Applier,
+        acked: Acknowledged,
         loss: LogLoss,
         watermarks: Watermarks,
+        ownership: Ownership,
+        store: OrderStore,
     ) -> None:
         self._consumer = consumer
         self._progress = progress
         self._applier = applier
+        self._acked = acked
         self._loss = loss
         self._watermarks = watermarks
+        self._ownership = ownership
+        self._store = store
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Nobody is known to own anything until the next assignment: requests for orders answer
+        # 503 with Retry-After, and writes waiting for the view to read their event back are not
+        # confirmed (the next owner decides what counts).
+        self._ownership.revoked()
+        self._progress.suspend()
+        self._acked.abandon()
         if revoked:
             log.info("rebalance: the order view gives up partitions %s", _names(revoked))
         offsets = self._progress.applied_in(revoked)
@@ -57,6 +71,8 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._progress.restart(assigned)  # the view replays these partitions from the beginning
+        # Another instance owns the rest now: their orders would only grow stale here.
+        self._store.keep_only({tp.partition for tp in assigned}, self._ownership.partitions)
         partitions = sorted(assigned)
         lost = await self._check_what_was_reached(partitions)
         log.info(

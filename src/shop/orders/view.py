@@ -17,6 +17,7 @@ from shop.kafka import EventPublisher
 from shop.orders.consumer import OrderViewConsumer
 from shop.orders.dead_letters import DeadLetters
 from shop.orders.watermarks import Watermarks
+from shop.ownership import Ownership
 from shop.settings import Settings
 from shop.store import OrderStore
 
@@ -34,7 +35,11 @@ class OrderView:
 
 @contextlib.asynccontextmanager
 async def running_order_view(
-    settings: Settings, bootstrap_servers: str, codec: OrderEventCodec, publisher: EventPublisher
+    settings: Settings,
+    bootstrap_servers: str,
+    codec: OrderEventCodec,
+    publisher: EventPublisher,
+    ownership: Ownership,
 ) -> AsyncIterator[OrderView]:
     """The view, caught up with the topic; its consumer leaves the group on exit."""
     store = OrderStore()
@@ -51,6 +56,7 @@ async def running_order_view(
             DeadLetters(publisher, settings.dead_letters),
             watermarks,
             settings.request_timeout_s,
+            ownership,
         )
         async with consumer.running():
             with gc_tuning.paused_then_frozen():

@@ -9,6 +9,7 @@ from shop.kafka import TOPIC_RULE
 from shop.order import OrderId, order_id_problem, valid_order_id
 from shop.orders.keys import get_store, get_topic_reader
 from shop.render import json_response, order_details_json
+from shop.routing import ROUTER, Api
 from shop.settings import TOPIC_NAME
 
 
@@ -29,6 +30,8 @@ async def order_details(request: web.Request) -> web.Response:
     order_id = _query(request, "orderId")
     if (problem := order_id_problem(order_id)) is not None:
         raise InvalidRequest(f"orderId {problem}", {"orderId": problem})
+    if (owners := await request.app[ROUTER].route(request, order_id, Api.ORDERS)) is not None:
+        return owners
     found = get_store(request.app).get(OrderId(order_id))
     if found is None:
         raise OrderNotFound(f"order {order_id} does not exist; check the orderId")
