@@ -14,6 +14,7 @@ from shop import settings
 from shop.orders.openapi import DOCUMENT as ORDERS_DOCUMENT
 
 ROOT = Path(__file__).resolve().parents[1]
+SHOPS = ("shop", "shop-2")
 
 
 @pytest.fixture(scope="module")
@@ -28,26 +29,45 @@ def listeners(value: str) -> dict[str, str]:
 
 
 def test_services_are_kafka_registry_and_shop(compose: dict[str, Any]) -> None:
-    """compose runs Apache Kafka, Confluent Schema Registry and the shop image built from here."""
+    """compose runs Apache Kafka, Confluent Schema Registry and two instances of the shop image
+    built from here."""
     services = compose["services"]
-    assert set(services) == {"kafka", "schema-registry", "shop"}
+    assert set(services) == {"kafka", "schema-registry", *SHOPS}
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["schema-registry"]["image"].startswith("confluentinc/cp-schema-registry:")
-    assert services["shop"]["build"] == "."
+    assert all(services[shop]["build"] == "." for shop in SHOPS)
     assert (ROOT / "Dockerfile").is_file()
 
 
-def test_shop_environment_is_valid_configuration(compose: dict[str, Any]) -> None:
-    """Every SHOP_* variable compose sets is one the service reads, with a value it accepts."""
-    env = {k: str(v) for k, v in compose["services"]["shop"]["environment"].items()}
+@pytest.mark.parametrize("shop", SHOPS)
+def test_shop_environment_is_valid_configuration(compose: dict[str, Any], shop: str) -> None:
+    """Every SHOP_* variable compose sets is one the service reads, with a value it accepts, and
+    each instance advertises its APIs under its own service name and container ports."""
+    env = {k: str(v) for k, v in compose["services"][shop]["environment"].items()}
     known = {settings.env_key(f.name) for f in settings.dataclasses.fields(settings.Settings)}
     assert set(env) <= known, f"unknown settings: {set(env) - known}"
     loaded = settings.load([], env)
     assert not loaded.embedded
     assert loaded.host == "0.0.0.0"
-    ports = compose["services"]["shop"]["ports"]
-    assert f"{loaded.cart_port}:{loaded.cart_port}" in ports
-    assert f"{loaded.orders_port}:{loaded.orders_port}" in ports
+    published = {port.split(":")[1] for port in compose["services"][shop]["ports"]}
+    assert published == {str(loaded.cart_port), str(loaded.orders_port)}
+    assert loaded.advertised_cart_url == f"http://{shop}:{loaded.cart_port}"
+    assert loaded.advertised_orders_url == f"http://{shop}:{loaded.orders_port}"
+
+
+def test_the_instances_form_one_group_on_one_topic(compose: dict[str, Any]) -> None:
+    """Both instances read one topic in one consumer group, which spreads the partitions over
+    them, and publish different host ports."""
+    loaded = [
+        settings.load([], {k: str(v) for k, v in compose["services"][shop]["environment"].items()})
+        for shop in SHOPS
+    ]
+    assert len({(s.topic, s.consumer_group, s.topic_partitions) for s in loaded}) == 1
+    assert loaded[0].topic_partitions >= len(SHOPS)
+    host_ports = [
+        port.split(":")[0] for shop in SHOPS for port in compose["services"][shop]["ports"]
+    ]
+    assert len(host_ports) == len(set(host_ports))
 
 
 def test_shop_and_registry_reach_the_broker_on_its_internal_listener(
@@ -68,8 +88,9 @@ def test_shop_and_registry_reach_the_broker_on_its_internal_listener(
     assert protocols[name] == "PLAINTEXT"
     assert kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"] == name
 
-    shop_env = compose["services"]["shop"]["environment"]
-    assert shop_env["SHOP_KAFKA_BOOTSTRAP_SERVERS"] == f"kafka:{port}"
+    for shop in SHOPS:
+        shop_env = compose["services"][shop]["environment"]
+        assert shop_env["SHOP_KAFKA_BOOTSTRAP_SERVERS"] == f"kafka:{port}"
     registry_env = compose["services"]["schema-registry"]["environment"]
     assert (
         registry_env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"] == f"PLAINTEXT://kafka:{port}"
@@ -95,15 +116,17 @@ def test_shop_starts_after_healthy_dependencies(compose: dict[str, Any]) -> None
     """The service waits for a healthy broker and registry instead of crashing into them."""
     services = compose["services"]
     for dependency in ("kafka", "schema-registry"):
-        assert services["shop"]["depends_on"][dependency]["condition"] == "service_healthy"
+        for shop in SHOPS:
+            assert services[shop]["depends_on"][dependency]["condition"] == "service_healthy"
         assert "healthcheck" in services[dependency]
 
 
-def test_shop_is_healthy_when_ready_for_traffic(compose: dict[str, Any]) -> None:
-    """The shop's healthcheck asks the orders port's /readyz, a route that port serves."""
-    command = " ".join(compose["services"]["shop"]["healthcheck"]["test"])
+@pytest.mark.parametrize("shop", SHOPS)
+def test_shop_is_healthy_when_ready_for_traffic(compose: dict[str, Any], shop: str) -> None:
+    """Each instance's healthcheck asks its orders port's /readyz, a route that port serves."""
+    command = " ".join(compose["services"][shop]["healthcheck"]["test"])
     url = re.search(r"http://localhost:(\d+)(/\w+)", command)
     assert url is not None, command
-    port = compose["services"]["shop"]["environment"]["SHOP_ORDERS_PORT"]
+    port = compose["services"][shop]["environment"]["SHOP_ORDERS_PORT"]
     assert (url[1], url[2]) == (port, "/readyz")
     assert "/readyz" in ORDERS_DOCUMENT["paths"]
