@@ -148,7 +148,7 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "kafka", "producer", "schemaRegistry", "orderView"],
+        "required": ["status", "kafka", "producer", "schemaRegistry", "orderView", "partitions"],
         "additionalProperties": False,
         "properties": {
             "status": {
@@ -163,6 +163,39 @@ SCHEMAS: dict[str, Schema] = {
             },
             "schemaRegistry": {"enum": ["connected", "disconnected"]},
             "orderView": schema_ref("OrderView"),
+            "partitions": schema_ref("Partitions"),
+        },
+    },
+    "Instance": {
+        "type": "object",
+        "required": ["cart", "orders"],
+        "additionalProperties": False,
+        "properties": {"cart": {"type": "string"}, "orders": {"type": "string"}},
+        "description": "where the other instances reach an instance's two APIs",
+    },
+    "Partitions": {
+        "type": "object",
+        "description": "which instance of the consumer group owns which partition of the topic",
+        "required": ["stable", "generation", "instance", "owned", "table", "caughtUp"],
+        "additionalProperties": False,
+        "properties": {
+            "stable": {
+                "type": "boolean",
+                "description": "false during a rebalance: orders answer 503 rebalancing",
+            },
+            "generation": {"type": "integer", "minimum": 0},
+            "instance": schema_ref("Instance"),
+            "owned": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "table": {
+                "type": "object",
+                "description": "partition -> the instance that owns it",
+                "additionalProperties": schema_ref("Instance"),
+            },
+            "caughtUp": {
+                "type": "object",
+                "description": "owned partition -> whether this instance has replayed it",
+                "additionalProperties": {"type": "boolean"},
+            },
         },
     },
     "OrderView": {
@@ -228,6 +261,15 @@ SCHEMAS: dict[str, Schema] = {
 REQUEST_ID_PATTERN = "^[A-Za-z0-9._:-]{1,128}$"
 
 PARAMETERS = {
+    "ForwardedBy": {
+        "name": "X-Shop-Forwarded-By",
+        "in": "header",
+        "required": False,
+        "description": "Set by an instance that forwards a request to the owner of its order's "
+        "partition (its own cart URL); clients do not send it. A forwarded request that does "
+        "not reach the owner is a 503 rebalancing, never forwarded again.",
+        "schema": {"type": "string"},
+    },
     "RequestId": {
         "name": "X-Request-ID",
         "in": "header",
@@ -236,7 +278,7 @@ PARAMETERS = {
         "'.', '_', ':' or '-'. Such an id is used and returned; any other value is replaced by "
         "one the service generates, never refused.",
         "schema": {"type": "string", "examples": ["3f2b9c4e-7d1a-4c55-9a0e-2b6f1d8e4a10"]},
-    }
+    },
 }
 
 HEADERS = {
@@ -247,6 +289,23 @@ HEADERS = {
         "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN},
     }
 }
+
+
+def retry_after(required: bool) -> dict[str, Any]:
+    return {
+        "required": required,
+        "description": "seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+
+
+# What the routing of an order's request (routing.py) adds to every operation it routes.
+FORWARDED_BY = ref("parameters", "ForwardedBy")
+ROUTED_UNAVAILABLE = (
+    "rebalancing: the order's partition is moving between instances or its owner is still "
+    "replaying it, or a write was not confirmed by the owner's view; unavailable: the owner does "
+    "not answer. Retry after Retry-After seconds."
+)
 
 INTERNAL_ERROR = error(
     "A bug: the service logged it and answers without internals; try again.", "internal_error"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from shop.api_docs import document, error, json_body, order_id, schema_ref
+from shop.api_docs import (
+    FORWARDED_BY,
+    ROUTED_UNAVAILABLE,
+    document,
+    error,
+    json_body,
+    order_id,
+    retry_after,
+    schema_ref,
+)
 from shop.cart.requests import ITEMS_COUNT_RULE, MAX_LISTED_FIELDS
 from shop.order import MAX_ITEMS, MIN_ITEMS, STATUS_RULE
 
@@ -53,10 +62,14 @@ def _write_errors() -> dict[str, Any]:
             "unsupported_media_type",
         ),
         "503": error(
-            "Kafka is unreachable or did not acknowledge the event in time, or the producer is "
-            "being replaced after a broker failure. An event not acknowledged may still land: "
-            "the next write of the order waits for its outcome. Try again later.",
+            "kafka_unavailable: Kafka is unreachable or did not acknowledge the event in time, "
+            "or the producer is being replaced after a broker failure. An event not acknowledged "
+            "may still land: the next write of the order waits for its outcome. Try again "
+            "later. " + ROUTED_UNAVAILABLE,
             "kafka_unavailable",
+            "rebalancing",
+            "unavailable",
+            headers={"Retry-After": retry_after(required=False)},
         ),
     }
 
@@ -103,6 +116,7 @@ DOCUMENT = document(
                 "summary": "Create an order of generated items",
                 "description": "The cart generates the customer and `itemsCount` items, and "
                 "publishes an ORDER_CREATED event (version 1).",
+                "parameters": [FORWARDED_BY],
                 "requestBody": _body("CreateOrder"),
                 "responses": {
                     "201": _written(
@@ -122,6 +136,7 @@ DOCUMENT = document(
                 "description": "Publishes an ORDER_UPDATED event with the next version; setting "
                 "the status the order has is a 200 that publishes nothing. An order delivered "
                 "or cancelled keeps its status.",
+                "parameters": [FORWARDED_BY],
                 "requestBody": _body("UpdateOrder"),
                 "responses": {
                     "200": _written(

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from shop.api_docs import ORDER_PROPERTIES, document, error, json_body, order_id, schema_ref
+from shop.api_docs import (
+    FORWARDED_BY,
+    ORDER_PROPERTIES,
+    ROUTED_UNAVAILABLE,
+    document,
+    error,
+    json_body,
+    order_id,
+    retry_after,
+    schema_ref,
+)
 from shop.kafka import TOPIC_RULE
 from shop.settings import TOPIC_NAME
 from shop.topic_scan import PartialReason
@@ -76,7 +86,10 @@ DOCUMENT = document(
                 "operationId": "getOrderDetails",
                 "tags": [TAG],
                 "summary": "An order with its shipping cost",
-                "parameters": [_query("orderId", order_id("the order"), "The order to show")],
+                "parameters": [
+                    _query("orderId", order_id("the order"), "The order to show"),
+                    FORWARDED_BY,
+                ],
                 "responses": {
                     "200": json_body(schema_ref("OrderDetails"), "The order as the view holds it."),
                     "400": error(
@@ -84,6 +97,12 @@ DOCUMENT = document(
                         "invalid_request",
                     ),
                     "404": error("No order has this orderId.", "order_not_found"),
+                    "503": error(
+                        ROUTED_UNAVAILABLE,
+                        "rebalancing",
+                        "unavailable",
+                        headers={"Retry-After": retry_after(required=True)},
+                    ),
                 },
             }
         },
@@ -124,13 +143,7 @@ DOCUMENT = document(
                     "429": error(
                         "As many scans as allowed are running; retry after Retry-After seconds.",
                         "too_many_scans",
-                        headers={
-                            "Retry-After": {
-                                "required": True,
-                                "description": "seconds to wait before trying again",
-                                "schema": {"type": "integer", "minimum": 1},
-                            }
-                        },
+                        headers={"Retry-After": retry_after(required=True)},
                     ),
                     "503": error(
                         "Kafka is unreachable or refused the scan, or did not answer in time; "
