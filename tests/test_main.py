@@ -151,14 +151,19 @@ async def test_embedded_default_prints_where_everything_listens(tmp_path: Path) 
 
 
 async def test_json_logs_are_one_object_a_line_with_request_ids(tmp_path: Path) -> None:
-    """With SHOP_LOG_FORMAT=json every line on stderr is one JSON object, and a request's line
-    carries its method, path, status, duration and X-Request-ID."""
+    """With SHOP_LOG_FORMAT=json every line on stderr is one JSON object, a request's line carries
+    its method, path, status, duration and X-Request-ID; a malformed request is one INFO line."""
     async with running_shop(tmp_path, fresh_ports(), SHOP_LOG_FORMAT="json") as shop:
         async with aiohttp.ClientSession() as http:
             body = {"orderId": "JSON-LOG-1", "itemsCount": 1}
             headers = {"X-Request-ID": "json-log-1"}
             async with http.post(f"{shop.cart}/create-order", json=body, headers=headers) as r:
                 assert (r.status, r.headers["X-Request-ID"]) == (201, "json-log-1")
+        # A request aiohttp cannot parse is answered by aiohttp itself, before our code.
+        reader, writer = await asyncio.open_connection("127.0.0.1", shop.ports["SHOP_CART_PORT"])
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Bad: \x00\r\n\r\n")
+        assert (await reader.readline()).startswith(b"HTTP/1.0 400")
+        writer.close()
         assert await shop.stop() == 0
         stderr = await read_lines(shop.process.stderr)
     entries = [json.loads(line) for line in stderr]
@@ -171,6 +176,11 @@ async def test_json_logs_are_one_object_a_line_with_request_ids(tmp_path: Path) 
     )
     assert (request["status"], request["level"]) == (201, "INFO")
     assert request["duration_ms"] > 0
+    # A client's malformed request is one INFO line, not an ERROR with a traceback.
+    [malformed] = [entry for entry in entries if entry["logger"] == "aiohttp.server"]
+    assert malformed["level"] == "INFO"
+    assert malformed["message"].startswith("malformed HTTP request from 127.0.0.1 answered 400")
+    assert not [entry for entry in entries if "exception" in entry]
 
 
 @pytest.mark.persistence

@@ -13,6 +13,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 JSON = "json"
 
 # The id of the request being answered, for every record logged meanwhile.
@@ -21,6 +23,23 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request
 _CHATTY = ("aiokafka", "httpx", "schema_registry")
 # Attributes every LogRecord has; anything else was passed in ``extra`` and goes into the JSON.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+class _MalformedRequests(logging.Filter):
+    """aiohttp answers a request it cannot parse (a bad header, say) with its own 400 before any
+    of the service's code runs, and logs it at ERROR with a traceback: a client's mistake, which
+    anyone can send, is one INFO line here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = "malformed HTTP request from %s answered %d: %s"
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            first_line = (error.message.strip().splitlines() or [""])[0]
+            record.args = (remote, error.code, first_line)
+            record.exc_info = record.exc_text = None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -54,5 +73,6 @@ def configure(level: str, log_format: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("aiohttp.server").addFilter(_MalformedRequests())
     for name in _CHATTY:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
