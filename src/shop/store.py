@@ -57,6 +57,9 @@ class OrderStore:
         """Forget the orders of every partition but ``partitions`` (of ``count``): another
         instance owns them now."""
         kept = set(partitions)
+        if count == 0:
+            self._orders.clear()
+            return
         for order_id in [o for o in self._orders if partition_of(o.encode(), count) not in kept]:
             del self._orders[order_id]
 

@@ -203,6 +203,10 @@ class Acknowledged:
             if not confirmed.done():
                 confirmed.set_result(offset in applied)
 
+    def partitions(self) -> set[TopicPartition]:
+        """The partitions with acknowledged records the view has not read yet."""
+        return {tp for tp, acked in self._acked.items() if acked}
+
     def abandon(self, partitions: Iterable[TopicPartition] | None = None) -> None:
         """The view stops reading ``partitions`` (None: all) before it read their acknowledged
         records: none of those writes is confirmed."""

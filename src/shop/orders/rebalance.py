@@ -57,11 +57,10 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         # Nobody is known to own anything until the next assignment: requests for orders answer
-        # 503 with Retry-After, and writes waiting for the view to read their event back are not
-        # confirmed (the next owner decides what counts).
+        # 503 with Retry-After. Writes waiting for the view to read their event back wait on: if
+        # their partition comes back, the replay reads it (and the first claim counts).
         self._ownership.revoked()
         self._progress.suspend()
-        self._acked.abandon()
         if revoked:
             log.info("rebalance: the order view gives up partitions %s", _names(revoked))
         offsets = self._progress.applied_in(revoked)
@@ -71,8 +70,10 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._progress.restart(assigned)  # the view replays these partitions from the beginning
-        # Another instance owns the rest now: their orders would only grow stale here.
+        # Another instance owns the rest now: their orders would only grow stale here, and their
+        # waiting writes are not confirmed here (the new owner decides what counts).
         self._store.keep_only({tp.partition for tp in assigned}, self._ownership.partitions)
+        self._acked.abandon(self._acked.partitions() - assigned)
         partitions = sorted(assigned)
         lost = await self._check_what_was_reached(partitions)
         log.info(
