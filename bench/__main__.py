@@ -12,6 +12,7 @@ from pathlib import Path
 from bench import (
     e2e,
     health_memory,
+    instances,
     machine,
     rebuild,
     report,
@@ -22,7 +23,15 @@ from bench import (
 )
 
 OUT_DIR = Path(__file__).parent / "out"
-PARTS = ("echo", "create-order", "e2e", "rebuild", "health-memory", "scan-interference")
+PARTS = (
+    "echo",
+    "create-order",
+    "e2e",
+    "rebuild",
+    "health-memory",
+    "scan-interference",
+    "instances",
+)
 
 
 def main() -> None:
@@ -34,6 +43,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--only", default=",".join(PARTS), help=f"comma-separated parts of {','.join(PARTS)}"
+    )
+    parser.add_argument(
+        "--instances",
+        default=",".join(map(str, instances.COUNTS)),
+        help="comma-separated instance counts of the instances part",
     )
     parser.add_argument(
         "--broker",
@@ -48,24 +62,27 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {','.join(PARTS)}")
     events = [int(n) for n in args.events.split(",")]
+    counts = tuple(int(n) for n in args.instances.split(","))
     # The parts that drive wrk.
-    if parts & {"echo", "create-order", "rebuild", "scan-interference"}:
+    if parts & {"echo", "create-order", "rebuild", "scan-interference", "instances"}:
         wrk.ensure_wrk()
-    results = asyncio.run(run(parts, args.duration, args.rate, events))
+    results = asyncio.run(run(parts, args.duration, args.rate, events, counts))
     print(report.table(results))
     report.write_json(results, OUT_DIR / "results.json")
     print(f"\n(also in {OUT_DIR / 'results.json'})")
 
 
-async def run(parts: set[str], duration_s: float, rate: int, events: list[int]) -> report.Results:
+async def run(
+    parts: set[str], duration_s: float, rate: int, events: list[int], counts: tuple[int, ...]
+) -> report.Results:
     try:
-        return await _measure(parts, duration_s, rate, events)
+        return await _measure(parts, duration_s, rate, events, counts)
     finally:
         await stack.close()
 
 
 async def _measure(
-    parts: set[str], duration_s: float, rate: int, events: list[int]
+    parts: set[str], duration_s: float, rate: int, events: list[int], counts: tuple[int, ...]
 ) -> report.Results:
     shutil.rmtree(OUT_DIR / "data", ignore_errors=True)
     described = {**machine.describe(), "broker": stack.broker}
@@ -99,6 +116,12 @@ async def _measure(
             f"scans of {scan_interference.ORDERS:,} orders"
         )
         results.scan_interference = await scan_interference.run(OUT_DIR / "data", duration_s)
+    if "instances" in parts:
+        _progress(
+            f"create-order with {', '.join(map(str, counts))} instances in one consumer group "
+            f"({instances.PARTITIONS} partitions, one wrk per instance)"
+        )
+        results.instances = await instances.run(OUT_DIR / "data" / "instances", duration_s, counts)
     results.load_after = machine.load_average()
     return results
 

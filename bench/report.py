@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.e2e import E2eResult
 from bench.health_memory import HealthMemory
+from bench.instances import GroupRun, Instances
 from bench.rebuild import RESOLUTION_S, RebuildResult
 from bench.scan_interference import Creates, ScanInterference
 from bench.throughput import Throughput
@@ -34,6 +35,7 @@ class Results:
     rebuilds: list[RebuildResult] = dataclasses.field(default_factory=list)
     health_memory: HealthMemory | None = None
     scan_interference: ScanInterference | None = None
+    instances: Instances | None = None
 
 
 def write_json(results: Results, path: Path) -> None:
@@ -51,6 +53,8 @@ def table(results: Results) -> str:
         rows.append(_health_memory_row(results.health_memory))
     if results.scan_interference is not None:
         rows += _scan_rows(results.scan_interference)
+    if results.instances is not None:
+        rows += _instances_rows(results.instances)
     lines = [
         _machine_line(results),
         "",
@@ -254,3 +258,42 @@ def _creates_cell(c: Creates) -> str:
         f"p50 {c.p50_ms:.1f} ms, p99 {c.p99_ms:.1f} ms, max {c.max_ms:.1f} ms "
         f"({c.answered} created, {c.failed} failed; service CPU {c.service_cpu_s:.1f} s)"
     )
+
+
+def _instances_rows(i: Instances) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    single = next((run for run in i.runs if run.instances == 1), None)
+    for run in i.runs:
+        figure = (
+            f"create-order, {run.instances} instance{'s' if run.instances > 1 else ''} in one "
+            f"group ({i.partitions} partitions), a wrk each, {i.connections} connections in all"
+        )
+        rows.append((figure, _group_cell(run), ""))
+        if single is not None and run is not single:
+            rows.append(
+                (
+                    f"throughput, {run.instances} instances over 1",
+                    f"×{run.requests_per_s / single.requests_per_s:.2f}",
+                    "",
+                )
+            )
+    return rows
+
+
+def _group_cell(run: GroupRun) -> str:
+    per_instance = " + ".join(f"{load.wrk.requests_per_s:,.0f}" for load in run.loads)
+    cores = run.machine_busy_cpu_s / run.wall_s
+    others = run.machine_busy_cpu_s - run.service_cpu_s - run.broker_registry_cpu_s
+    cell = (
+        f"{run.requests_per_s:,.0f} req/s ({per_instance}), merged p50 {run.p50_ms:.1f} ms, "
+        f"p99 {run.p99_ms:.1f} ms; service CPU {run.cpu_us_per_request:.0f} µs/create "
+        f"({run.service_cpu_s:.1f} s over the instances); forwarded {run.forwarded_share:.0%} "
+        f"(the table predicts {run.predicted_share:.0%}); machine busy {cores:.2f} cores: "
+        f"service {run.service_cpu_s:.1f}, broker + registry {run.broker_registry_cpu_s:.1f}, "
+        f"wrk and the rest {others:.1f} CPU s"
+    )
+    if run.non_2xx or run.socket_errors:
+        cell += f" ({run.non_2xx} not 2xx, {run.socket_errors} socket errors)"
+    if run.rebalanced:
+        cell += " (**the group rebalanced during the run**)"
+    return cell

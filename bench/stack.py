@@ -4,7 +4,9 @@
 Each start gets free ports and the data directory and topic it is given, so measurements do not
 mix; ``wait_ready`` returns the moment ``/health`` first reports the view caught up. On Kafka,
 each data directory gets a broker and a registry of its own, started at its first service start
-and kept for the later ones (as the embedded broker keeps its data dir), until ``close``.
+and kept for the later ones (as the embedded broker keeps its data dir), until ``close``. Several
+services that share one broker (``apart=True``, the instances of one consumer group) get the same
+on noida-db: a noida-db broker and the registry started by the benchmark, not by a service.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import psutil
 # The tests' starter of Apache Kafka: formats a node's storage once, then runs kafka.Kafka.
 from tests.brokers import kafka_broker, kafka_missing, kafka_nodes
 
-from shop.children import schema_registry
+from bench import cpu
+from shop.children import ChildProcess, noida_broker, schema_registry
 
 BROKERS = ("noida", "kafka")
 # Which broker the services run on: "noida" (embedded) or "kafka"; set once by the command line.
 broker = "noida"
-_external: dict[Path, dict[str, str]] = {}
+_dependencies: dict[Path, Dependencies] = {}
 _children = contextlib.AsyncExitStack()
 
 # /health asks the broker and the registry at most once a second (later calls share the answer);
@@ -78,10 +81,17 @@ class Service:
 
 
 async def start(
-    data_dir: Path, topic: str, log_path: Path, settings: Mapping[str, str] | None = None
+    data_dir: Path,
+    topic: str,
+    log_path: Path,
+    settings: Mapping[str, str] | None = None,
+    *,
+    apart: bool = False,
 ) -> Service:
-    """Spawn the service; ``settings`` are more ``SHOP_`` variables (a scan limit, say)."""
-    external = await _kafka_for(data_dir) if broker == "kafka" else {}
+    """Spawn the service; ``settings`` are more ``SHOP_`` variables (a scan limit, say).
+    ``apart``: on the broker and registry of ``data_dir`` (:func:`dependencies`) even on noida-db,
+    as every service on Kafka is."""
+    external = (await dependencies(data_dir)).settings if broker == "kafka" or apart else {}
     host = "127.0.0.1"
     cart_port, orders_port = free_port(host), free_port(host)
     env = {
@@ -188,26 +198,44 @@ def stop(service: Service, grace_s: float = 30.0) -> None:
             child.kill()
 
 
-async def _kafka_for(data_dir: Path) -> dict[str, str]:
-    """The settings of the Kafka broker and registry of ``data_dir``, started on first use."""
-    if data_dir not in _external:
-        if (missing := kafka_missing()) is not None:
-            raise StackError(f"--broker kafka: {missing}")
-        node = kafka_nodes(data_dir, 1)[0]
-        await _children.enter_async_context(kafka_broker(node, [node]).running())
-        port = free_port()
-        registry = schema_registry(
-            "127.0.0.1", port, node.bootstrap, data_dir / "logs" / "registry.log"
-        )
+@dataclasses.dataclass(frozen=True, slots=True)
+class Dependencies:
+    """A broker and the project's registry, running apart from any service."""
+
+    settings: dict[str, str]  # SHOP_KAFKA_BOOTSTRAP_SERVERS and SHOP_SCHEMA_REGISTRY_URL
+    children: tuple[ChildProcess, ...]
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the broker and the registry have used so far."""
+        return sum(cpu.seconds(child.pid) for child in self.children if child.pid is not None)
+
+
+async def dependencies(data_dir: Path) -> Dependencies:
+    """The broker (``broker``'s kind) and registry of ``data_dir``, started on first use."""
+    if data_dir not in _dependencies:
+        host = "127.0.0.1"
+        if broker == "kafka":
+            if (missing := kafka_missing()) is not None:
+                raise StackError(f"--broker kafka: {missing}")
+            node = kafka_nodes(data_dir, 1)[0]
+            kafka, bootstrap = kafka_broker(node, [node]), node.bootstrap
+        else:
+            port = free_port(host)
+            kafka = noida_broker(host, port, data_dir / "kafka", data_dir / "logs" / "kafka.log")
+            bootstrap = f"{host}:{port}"
+        await _children.enter_async_context(kafka.running())
+        port = free_port(host)
+        registry = schema_registry(host, port, bootstrap, data_dir / "logs" / "registry.log")
         await _children.enter_async_context(registry.running())
-        _external[data_dir] = {
-            "SHOP_KAFKA_BOOTSTRAP_SERVERS": node.bootstrap,
-            "SHOP_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{port}",
+        settings = {
+            "SHOP_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "SHOP_SCHEMA_REGISTRY_URL": f"http://{host}:{port}",
         }
-    return _external[data_dir]
+        _dependencies[data_dir] = Dependencies(settings, (kafka, registry))
+    return _dependencies[data_dir]
 
 
 async def close() -> None:
-    """Stop every broker and registry ``--broker kafka`` started."""
+    """Stop every broker and registry :func:`dependencies` started."""
     await _children.aclose()
-    _external.clear()
+    _dependencies.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:
@@ -13,3 +13,18 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     ordered = sorted(samples)
     rank = max(1, math.ceil(fraction * len(ordered)))
     return ordered[rank - 1]
+
+
+def histogram_percentile(counts: Mapping[int, int], fraction: float) -> float:
+    """The same over a histogram: the smallest value with at least ``fraction`` of the counts at
+    or below it."""
+    total = sum(counts.values())
+    if not total:
+        return math.nan
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            break
+    return float(value)

@@ -6,6 +6,7 @@ compare.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import re
@@ -17,6 +18,9 @@ from pathlib import Path
 SCRIPTS = Path(__file__).parent
 CREATE_ORDER = SCRIPTS / "create_order.lua"
 FILL_ORDERS = SCRIPTS / "fill_orders.lua"
+# Set in its environment, create_order.lua prints the orderIds it sent and wrk's latency
+# distribution after the run.
+DETAIL = "WRK_DETAIL"
 
 # One wrk thread drives 64 connections at well over the echo's rate, and leaves the other core
 # to the server; two threads would take CPU from the server on a 2-core machine.
@@ -63,6 +67,61 @@ def run(
     timeout_s: float = 10.0,
 ) -> WrkResult:
     """Run wrk against ``url`` and return its figures; ``duration_s`` bounds a filling run too."""
+    return parse(_output(url, script, script_args, connections, duration_s, timeout_s))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sent:
+    """What create_order.lua printed after wrk's own figures, with :data:`DETAIL` set."""
+
+    # Per wrk thread, the first and last counter of the orderIds it sent, answered or not.
+    counters: dict[int, tuple[int, int]]
+    # The latency distribution wrk reads its percentiles from, microseconds -> count: with
+    # wrk's correction for coordinated omission (a latency above the mean interval between two
+    # requests of a connection adds the requests that connection would have sent meanwhile), so
+    # it counts more than the requests. Those of wrk processes run side by side add up.
+    latency_us: collections.Counter[int]
+
+    @property
+    def requests(self) -> int:
+        return sum(last - first + 1 for first, last in self.counters.values())
+
+    def order_ids(self, prefix: str) -> list[str]:
+        """The orderIds create_order.lua sent with ``prefix``."""
+        return [
+            f"{prefix}-{thread}-{counter}"
+            for thread, (first, last) in self.counters.items()
+            for counter in range(first, last + 1)
+        ]
+
+
+def run_detailed(
+    url: str, prefix: str, connections: int, duration_s: float
+) -> tuple[WrkResult, Sent]:
+    """:func:`run` of create_order.lua with :data:`DETAIL` set, and what it printed of it."""
+    env = {**os.environ, DETAIL: "1"}
+    output = _output(url, CREATE_ORDER, [prefix], connections, duration_s, 10.0, env)
+    counters = {
+        int(thread): (int(first), int(last))
+        for thread, first, last in re.findall(r"^sent (\d+) (\d+) (\d+)$", output, re.MULTILINE)
+    }
+    latency_us: collections.Counter[int] = collections.Counter()
+    for value, count in re.findall(r"^latency-us (\d+) (\d+)$", output, re.MULTILINE):
+        latency_us[int(value)] += int(count)
+    if not counters or not latency_us:
+        raise WrkError(f"{CREATE_ORDER.name} printed no orderIds or latencies:\n{output}")
+    return parse(output), Sent(counters, latency_us)
+
+
+def _output(
+    url: str,
+    script: Path,
+    script_args: list[str],
+    connections: int,
+    duration_s: float,
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+) -> str:
     argv = [
         ensure_wrk(),
         f"-t{THREADS}",
@@ -76,10 +135,10 @@ def run(
         "--",
         *script_args,
     ]
-    completed = subprocess.run(argv, capture_output=True, text=True, check=False)
+    completed = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if completed.returncode != 0:
         raise WrkError(f"wrk exited with {completed.returncode}: {completed.stderr.strip()}")
-    return parse(completed.stdout)
+    return completed.stdout
 
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
