@@ -7,33 +7,57 @@ thousands of fetches a second and burns a core (measured: the idle service and t
 each used about 80 % of one). Holding each empty answer for a few milliseconds on our side bounds
 that to fifty fetches a second. On a broker that does wait, an empty answer has already taken
 half a second, and a few more milliseconds change nothing; answers with records are never held.
+
+A consumer that someone waits on (the view, which a write waits on to read its event back) can be
+woken from its pause: the next fetch goes out at once instead of up to 20 ms later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 FETCH_API_KEY = 1
 IDLE_FETCH_PAUSE_S = 0.02
 
 
-def pause_after_empty_fetches(consumer: Any, pause_s: float = IDLE_FETCH_PAUSE_S) -> None:
+def pause_after_empty_fetches(
+    consumer: Any, pause_s: float = IDLE_FETCH_PAUSE_S
+) -> Callable[[], None]:
     """Make ``consumer`` (an AIOKafkaConsumer, before ``start``) wait ``pause_s`` after each
-    fetch that brought no records.
+    fetch that brought no records; the function returned ends the current (or next) pause.
 
     aiokafka has no setting for this; its client's ``send`` is the one place every fetch passes.
     """
     client = consumer._client
     send = client.send
+    woken = False
+    waking: asyncio.Future[None] | None = None
+
+    def wake() -> None:
+        nonlocal woken
+        woken = True
+        if waking is not None and not waking.done():
+            waking.set_result(None)
+
+    async def pause() -> None:
+        nonlocal woken, waking
+        if not woken:
+            waking = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waking, pause_s)
+        woken, waking = False, None
 
     async def send_then_pause_if_empty(node_id: int, request: Any, **kwargs: Any) -> Any:
         response = await send(node_id, request, **kwargs)
         if request.API_KEY == FETCH_API_KEY and not _has_records(response):
-            await asyncio.sleep(pause_s)
+            await pause()
         return response
 
     client.send = send_then_pause_if_empty
+    return wake
 
 
 def _has_records(response: Any) -> bool:

@@ -205,7 +205,10 @@ class OrderViewConsumer:
             confirmed = asyncio.get_running_loop().create_future()
             confirmed.set_result(False)
             return confirmed
-        return self._acked.expect(tp, offset, event, self._progress.applied(tp))
+        confirmed = self._acked.expect(tp, offset, event, self._progress.applied(tp))
+        if not confirmed.done():
+            self._consumer.fetch_now()  # the writer waits for this read
+        return confirmed
 
     async def _run(self) -> None:
         backoff = 0.1
