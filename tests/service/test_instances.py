@@ -406,7 +406,8 @@ async def every_acknowledged_write_is_kept(
 def summary(load: Load) -> str:
     writes = collections.Counter(attempt.code for attempt in load.attempts)
     reads = collections.Counter(read.code for read in load.reads)
+    silent = collections.Counter(attempt.instance for attempt in load.attempts if not attempt.code)
     return (
         f"{len(load.expected)} orders, {load.acknowledged} writes acknowledged; writes answered "
-        f"{dict(writes)}, reads answered {dict(reads)}"
+        f"{dict(writes)} (no answer from {dict(silent)}), reads answered {dict(reads)}"
     )
