@@ -240,7 +240,7 @@ async def test_an_instance_joining_under_load_takes_partitions_and_loses_nothing
     """A second instance joins one that serves a load: both then own partitions, and every
     acknowledged write is on the topic and read through both."""
     if broker_kind(request.config) == "noida":
-        request.applymarker(pytest.mark.xfail(reason=NOIDA_WEDGED_BY_COMMITS))
+        pytest.skip(NOIDA_WEDGED_BY_COMMITS)
     (first,) = await deployment.start(1)
     await deployment.settled(http)
     load = Load(http, deployment)
