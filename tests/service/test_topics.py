@@ -17,6 +17,7 @@ import pytest
 from shop.kafka import KafkaAdmin
 from shop.main import RunningService, running_service
 from shop.settings import Settings
+from tests.conftest import broker_kind
 from tests.service.helpers import answer, create, fresh, own_broker, topic_with_keys
 from tests.waiting import unique, wait_until
 
@@ -197,17 +198,21 @@ async def test_the_order_topic_is_created_compacted(
 
 
 async def test_an_existing_topic_that_deletes_events_is_warned_about(
-    service_settings: Settings, bootstrap_servers: str, caplog: pytest.LogCaptureFixture
+    service_settings: Settings,
+    bootstrap_servers: str,
+    caplog: pytest.LogCaptureFixture,
+    pytestconfig: pytest.Config,
 ) -> None:
     """An existing topic is used as it is, with a warning when it would delete old orders."""
     settings = fresh(service_settings)
     async with KafkaAdmin.running(bootstrap_servers, 10) as admin:
         await admin.ensure_topic(settings.topic, 1)  # the broker's defaults: no compaction
-        configs = await admin.topic_configs(settings.topic)
     async with running_service(settings):
         pass
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    if configs.get("retention.ms", "-1") == "-1":  # tansu reports no retention: nothing expires
+    # Which broker it is decides, not a read of the topic's configs here: Apache Kafka answered
+    # one made right after the creation with none at all once, under load (a CI run).
+    if broker_kind(pytestconfig) == "tansu":  # it reports no retention: nothing expires
         assert not any(settings.topic in message for message in warned)
     else:
         assert any(
