@@ -22,6 +22,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from shop.background import running_beside
 from shop.errors import Rebalancing
 from shop.partitioning import partition_of
 
@@ -74,13 +75,8 @@ class Ownership:
     async def running(self) -> AsyncIterator[Ownership]:
         """Watch this process's own clock while the block runs (see the module's docstring)."""
         self._last_tick = asyncio.get_running_loop().time()
-        task = asyncio.create_task(self._tick(), name="ownership clock")
-        try:
+        async with running_beside(self._tick(), "ownership clock"):
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     def assigned(self, owners: Mapping[int, Instance]) -> None:
         """The group's new table (every partition of the topic)."""

@@ -32,6 +32,7 @@ from aiokafka.errors import (
     OffsetOutOfRangeError,
 )
 
+from shop.background import running_beside
 from shop.codec import OrderEventCodec
 from shop.events import OrderEvent
 from shop.kafka import bounded, close_quietly
@@ -104,15 +105,10 @@ class OrderViewConsumer:
         try:
             await bounded(self._consumer.start(), self._timeout_s, "starting the order consumer")
             self._consumer.subscribe(self._rebalance)
-            task = asyncio.create_task(self._run(), name=f"order-view {self.topic}")
-            task.add_done_callback(self._stopped)
-            self._task = task
-            try:
+            async with running_beside(self._run(), f"order-view {self.topic}") as task:
+                task.add_done_callback(self._stopped)
+                self._task = task
                 yield self
-            finally:
-                task.cancel()
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await task
         finally:
             await close_quietly(self._consumer.stop(), self._timeout_s, "order consumer")
 

@@ -19,8 +19,8 @@ SESSION_TIMEOUT_S = 10.0
 
 
 # A write is acknowledged once this consumer has read it back, so a fetch that waits for data must
-# not wait long: Kafka answers a waiting fetch as soon as a record arrives, but some brokers (tansu)
-# hold it to the end of its wait, which was aiokafka's 500 ms and made every write 250 ms on average.
+# not wait long: Kafka answers a waiting fetch as soon as a record arrives, but some brokers
+# (tansu) hold it to the end of its wait, aiokafka's 500 ms, which made a write 250 ms on average.
 FETCH_MAX_WAIT_MS = 50
 
 

@@ -18,6 +18,8 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from shop.background import running_beside
+
 log = logging.getLogger(__name__)
 
 FLUSH_S = 0.05
@@ -51,14 +53,9 @@ class Watermarks:
         if self._path is None:
             yield self
             return
-        task = asyncio.create_task(self._flush_now_and_then(), name="watermarks")
-        try:
+        async with running_beside(self._flush_now_and_then(), "watermarks"):
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            self._flush()
+        self._flush()
 
     async def _flush_now_and_then(self) -> None:
         while True:
