@@ -164,7 +164,7 @@ class KafkaAdmin:
             if code not in (0, TOPIC_ALREADY_EXISTS):
                 detail = rest[0] if rest and rest[0] else f"error code {code}"
                 raise StartupError(f"Kafka refused to create topic {name}: {detail}")
-        log.info("created topic %s with %d partitions", topic, partitions)
+        log.info("created topic %s with %d partition(s)", topic, partitions)
 
     async def topic_configs(self, topic: str) -> dict[str, str]:
         """The configuration the broker reports for ``topic`` (empty where it reports none)."""
