@@ -1,10 +1,13 @@
 -- POST /create-order with an orderId no other request of any run has used:
--- "<run prefix>-<thread>-<counter>". The prefix is the first script argument.
+-- "<run prefix>-<thread>-<counter>". The prefix is the first script argument. A second names a
+-- file of orderIds, one a line, sent first instead (with one wrk thread only: each thread would
+-- send them all).
 -- counter is a global so that done() can read each thread's.
 counter = 0
 local next_thread = 1
 local threads = {}
 local prefix = "run"
+local listed = {}
 local headers = {["Content-Type"] = "application/json"}
 
 function setup(thread)
@@ -15,12 +18,17 @@ end
 
 function init(args)
   prefix = args[1] or prefix
+  if args[2] then
+    for line in io.lines(args[2]) do
+      listed[#listed + 1] = line
+    end
+  end
 end
 
 function request()
   counter = counter + 1
-  local body = string.format('{"orderId":"%s-%d-%d","itemsCount":%d}',
-    prefix, thread_id, counter, counter % 5 + 1)
+  local order_id = listed[counter] or string.format("%s-%d-%d", prefix, thread_id, counter)
+  local body = string.format('{"orderId":"%s","itemsCount":%d}', order_id, counter % 5 + 1)
   return wrk.format("POST", "/create-order", headers, body)
 end
 

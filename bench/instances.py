@@ -6,7 +6,10 @@ the topic; the others join once it serves, and the measurement waits until the g
 every instance's ``/health`` shows the same table of every partition, owns its part of it and has
 caught up. Then one wrk per instance runs side by side, each with its share of the 64 connections
 and orderIds of its own, so each instance receives the same load and forwards what it does not
-own to the owner (one hop).
+own to the owner (one hop). With more than one instance, a second run follows on the same group
+in which each wrk sends only orderIds of its instance's partitions (found by the producer's
+partitioner beforehand), as a client or load balancer that knew the table would: nothing is
+forwarded, so the two runs apart tell what forwarding costs from what more processes cost.
 
 What is summed and merged, and how:
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import time
 import uuid
 from collections import Counter
@@ -45,6 +49,8 @@ COUNTS = (1, 2, 3)
 GROUP_TIMEOUT_S = 120.0
 # How long the requests still in flight when a wrk stops take at most to be answered and counted.
 SETTLE_S = 1.0
+# Above what one instance answers here, to have enough orderIds for a direct run.
+MAX_CREATES_PER_S = 5_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,6 +71,9 @@ class InstanceLoad:
 @dataclasses.dataclass(frozen=True, slots=True)
 class GroupRun:
     instances: int
+    # Each client sent only orders of partitions its instance owns, as a client or load balancer
+    # that knows the table would: nothing is forwarded.
+    direct: bool
     loads: list[InstanceLoad]
     requests: int  # answered, as wrk counts them
     sent: int
@@ -117,11 +126,15 @@ class _Routing:
 async def run(data_dir: Path, duration_s: float, counts: tuple[int, ...] = COUNTS) -> Instances:
     """Every count of instances in turn, on the broker and registry of ``data_dir``."""
     await stack.dependencies(data_dir)
-    runs = [await _measure(data_dir, count, duration_s) for count in counts]
+    runs = []
+    for count in counts:
+        runs += await _measure(data_dir, count, duration_s)
     return Instances(PARTITIONS, CONNECTIONS, runs)
 
 
-async def _measure(data_dir: Path, count: int, duration_s: float) -> GroupRun:
+async def _measure(data_dir: Path, count: int, duration_s: float) -> list[GroupRun]:
+    """The run with the load spread over the instances, and with more than one, the run with
+    each client sending only orders its instance owns."""
     name = f"bench-instances-{count}-{uuid.uuid4().hex[:6]}"
     settings = {"SHOP_TOPIC_PARTITIONS": str(PARTITIONS), "SHOP_CONSUMER_GROUP": name}
     services: list[stack.Service] = []
@@ -135,7 +148,12 @@ async def _measure(data_dir: Path, count: int, duration_s: float) -> GroupRun:
         for service in services:
             await stack.wait_ready(service)
         routings = await _wait_group(services)
-        return await _load(data_dir, services, routings, duration_s)
+        shares = [CONNECTIONS // count + (number < CONNECTIONS % count) for number in range(count)]
+        await _side_by_side(services, shares, f"warm-{uuid.uuid4().hex[:8]}", WARM_UP_S)
+        runs = [await _load(data_dir, services, routings, shares, duration_s, direct=False)]
+        if count > 1:
+            runs.append(await _load(data_dir, services, routings, shares, duration_s, direct=True))
+        return runs
     finally:
         for service in services:
             stack.stop(service)
@@ -145,13 +163,18 @@ async def _load(
     data_dir: Path,
     services: list[stack.Service],
     routings: list[_Routing],
+    shares: list[int],
     duration_s: float,
+    direct: bool,
 ) -> GroupRun:
-    shares = [
-        CONNECTIONS // len(services) + (i < CONNECTIONS % len(services))
-        for i in range(len(services))
-    ]
-    await _side_by_side(services, shares, f"warm-{uuid.uuid4().hex[:8]}", WARM_UP_S)
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    listed: list[list[str]] = [[] for _ in services]
+    files: list[Path | None] = [None for _ in services]
+    if direct:
+        for number, routing in enumerate(routings):
+            listed[number] = _owned_ids(f"{prefix}-{number}-owned", routing.owned, duration_s)
+            files[number] = path = data_dir / f"{prefix}-{number}.ids"
+            path.write_text("\n".join(listed[number]) + "\n")
     # Requests in flight when a wrk stops are still answered (and counted): let them end.
     await asyncio.sleep(SETTLE_S)
     dependencies = await stack.dependencies(data_dir)
@@ -159,8 +182,7 @@ async def _load(
     cpu_before = [cpu.seconds(s.process.pid) for s in services]
     helpers_before, machine_before = dependencies.cpu_seconds(), cpu.machine_busy_seconds()
     started = time.monotonic()
-    prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    runs = await _side_by_side(services, shares, prefix, duration_s)
+    runs = await _side_by_side(services, shares, prefix, duration_s, files)
     wall_s = time.monotonic() - started
     machine_s = cpu.machine_busy_seconds() - machine_before
     helpers_s = dependencies.cpu_seconds() - helpers_before
@@ -183,7 +205,7 @@ async def _load(
             served=served[number],
             predicted_forwarded=sum(
                 partition_of(order_id.encode(), PARTITIONS) not in routing.owned
-                for order_id in sent.order_ids(f"{prefix}-{number}")
+                for order_id in sent.order_ids(f"{prefix}-{number}", listed[number])
             ),
         )
         for number, (routing, connections, (result, sent)) in enumerate(
@@ -193,6 +215,7 @@ async def _load(
     latency_us: Counter[int] = sum((sent.latency_us for _, sent in runs), Counter())
     return GroupRun(
         instances=len(services),
+        direct=direct,
         loads=loads,
         requests=sum(load.wrk.requests for load in loads),
         sent=sum(load.sent for load in loads),
@@ -213,10 +236,29 @@ async def _load(
     )
 
 
+def _owned_ids(prefix: str, owned: frozenset[int], duration_s: float) -> list[str]:
+    """More orderIds of the ``owned`` partitions than one wrk can send in ``duration_s``."""
+    wanted = int(duration_s * MAX_CREATES_PER_S) + CONNECTIONS
+    ids: list[str] = []
+    for counter in itertools.count(1):
+        order_id = f"{prefix}-{counter}"
+        if partition_of(order_id.encode(), PARTITIONS) in owned:
+            ids.append(order_id)
+            if len(ids) == wanted:
+                return ids
+    raise AssertionError("itertools.count() does not end")
+
+
 async def _side_by_side(
-    services: list[stack.Service], shares: list[int], prefix: str, duration_s: float
+    services: list[stack.Service],
+    shares: list[int],
+    prefix: str,
+    duration_s: float,
+    files: list[Path | None] | None = None,
 ) -> list[tuple[wrk.WrkResult, wrk.Sent]]:
-    """One wrk per service at once; orderIds ``<prefix>-<instance>-<thread>-<counter>``."""
+    """One wrk per service at once, orderIds ``<prefix>-<instance>-<thread>-<counter>``, or those
+    of its file (one a line) as long as they last."""
+    files = files or [None for _ in services]
     return list(
         await asyncio.gather(
             *(
@@ -226,6 +268,7 @@ async def _side_by_side(
                     f"{prefix}-{number}",
                     connections,
                     duration_s,
+                    files[number],
                 )
                 for number, (service, connections) in enumerate(zip(services, shares, strict=True))
             )

@@ -264,15 +264,21 @@ def _instances_rows(i: Instances) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     single = next((run for run in i.runs if run.instances == 1), None)
     for run in i.runs:
+        instances = f"{run.instances} instance{'s' if run.instances > 1 else ''}"
+        how = (
+            "each client sends only orders its instance owns"
+            if run.direct
+            else "a wrk each, the same load on every instance"
+        )
         figure = (
-            f"create-order, {run.instances} instance{'s' if run.instances > 1 else ''} in one "
-            f"group ({i.partitions} partitions), a wrk each, {i.connections} connections in all"
+            f"create-order, {instances} in one group ({i.partitions} partitions), {how}, "
+            f"{i.connections} connections in all"
         )
         rows.append((figure, _group_cell(run), ""))
         if single is not None and run is not single:
             rows.append(
                 (
-                    f"throughput, {run.instances} instances over 1",
+                    f"throughput, {instances} over 1{' (direct)' if run.direct else ''}",
                     f"×{run.requests_per_s / single.requests_per_s:.2f}",
                     "",
                 )

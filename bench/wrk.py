@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 SCRIPTS = Path(__file__).parent
@@ -86,21 +87,23 @@ class Sent:
     def requests(self) -> int:
         return sum(last - first + 1 for first, last in self.counters.values())
 
-    def order_ids(self, prefix: str) -> list[str]:
-        """The orderIds create_order.lua sent with ``prefix``."""
+    def order_ids(self, prefix: str, listed: Sequence[str] = ()) -> list[str]:
+        """The orderIds create_order.lua sent with ``prefix`` and the ``listed`` ids."""
         return [
-            f"{prefix}-{thread}-{counter}"
+            listed[counter - 1] if counter <= len(listed) else f"{prefix}-{thread}-{counter}"
             for thread, (first, last) in self.counters.items()
             for counter in range(first, last + 1)
         ]
 
 
 def run_detailed(
-    url: str, prefix: str, connections: int, duration_s: float
+    url: str, prefix: str, connections: int, duration_s: float, ids: Path | None = None
 ) -> tuple[WrkResult, Sent]:
-    """:func:`run` of create_order.lua with :data:`DETAIL` set, and what it printed of it."""
+    """:func:`run` of create_order.lua with :data:`DETAIL` set, and what it printed of it;
+    ``ids``, a file of orderIds (one a line) to send first."""
     env = {**os.environ, DETAIL: "1"}
-    output = _output(url, CREATE_ORDER, [prefix], connections, duration_s, 10.0, env)
+    args = [prefix] if ids is None else [prefix, str(ids)]
+    output = _output(url, CREATE_ORDER, args, connections, duration_s, 10.0, env)
     counters = {
         int(thread): (int(first), int(last))
         for thread, first, last in re.findall(r"^sent (\d+) (\d+) (\d+)$", output, re.MULTILINE)
