@@ -34,6 +34,7 @@ import itertools
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -47,6 +48,8 @@ from shop.partitioning import partition_of
 PARTITIONS = 6
 COUNTS = (1, 2, 3)
 GROUP_TIMEOUT_S = 120.0
+# Starts of one instance before giving up (see _ready).
+STARTS = 3
 # How long the requests still in flight when a wrk stops take at most to be answered and counted.
 SETTLE_S = 1.0
 # Above what one instance answers here, to have enough orderIds for a direct run.
@@ -138,15 +141,23 @@ async def _measure(data_dir: Path, count: int, duration_s: float) -> list[GroupR
     name = f"bench-instances-{count}-{uuid.uuid4().hex[:6]}"
     settings = {"SHOP_TOPIC_PARTITIONS": str(PARTITIONS), "SHOP_CONSUMER_GROUP": name}
     services: list[stack.Service] = []
+
+    async def start(number: int) -> None:
+        log = data_dir / f"{name}-{number + 1}.log"
+        service = await stack.start(data_dir, name, log, settings, apart=True)
+        if number < len(services):
+            services[number] = service
+        else:
+            services.append(service)
+
     try:
-        for number in range(count):
-            log = data_dir / f"{name}-{number + 1}.log"
-            services.append(await stack.start(data_dir, name, log, settings, apart=True))
-            if number == 0:
-                # The first creates the topic; the others then join its group together.
-                await stack.wait_ready(services[0])
-        for service in services:
-            await stack.wait_ready(service)
+        # The first creates the topic; the others then join its group together.
+        await start(0)
+        await _ready(services, 0, start)
+        for number in range(1, count):
+            await start(number)
+        for number in range(1, count):
+            await _ready(services, number, start)
         routings = await _wait_group(services)
         shares = [CONNECTIONS // count + (number < CONNECTIONS % count) for number in range(count)]
         await _side_by_side(services, shares, f"warm-{uuid.uuid4().hex[:8]}", WARM_UP_S)
@@ -157,6 +168,21 @@ async def _measure(data_dir: Path, count: int, duration_s: float) -> list[GroupR
     finally:
         for service in services:
             stack.stop(service)
+
+
+async def _ready(
+    services: list[stack.Service], number: int, start: Callable[[int], Awaitable[None]]
+) -> None:
+    """Wait until ``services[number]`` is ready; start it again if it exited on its way there,
+    as it does when another process took one of its free ports before it bound it."""
+    for attempt in range(1, STARTS + 1):
+        try:
+            await stack.wait_ready(services[number])
+            return
+        except stack.StackError:
+            if services[number].process.poll() is None or attempt == STARTS:
+                raise
+            await start(number)
 
 
 async def _load(
