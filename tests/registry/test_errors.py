@@ -296,6 +296,13 @@ async def test_version_and_id_must_be_plain_integers(api: Api) -> None:
         assert (status, error["error_code"]) == (422, 42202), bad
     assert (await api.call("GET", f"/subjects/{subject}/versions/01"))[0] == 200
     schema_id = created["id"]
-    for bad in (f"{schema_id}_0", f"%20{schema_id}", "0", "-1", "abc", str(2**64)):
+    # not a Java int: no resource matches, as with Confluent's Integer path parameter
+    for bad in (f"{schema_id}_0", f"%20{schema_id}", "abc", str(2**31), str(2**64), "9" * 5000):
         status, error = await api.call("GET", f"/schemas/ids/{bad}")
-        assert (status, error["error_code"]) == (404, 40403), bad
+        assert (status, error) == (404, {"error_code": 404, "message": "HTTP 404 Not Found"}), bad
+    # a Java int that is no schema's id
+    for missing in ("0", "-1", str(2**31 - 1)):
+        status, error = await api.call("GET", f"/schemas/ids/{missing}")
+        assert (status, error["error_code"]) == (404, 40403), missing
+    status, error = await api.call("DELETE", f"/subjects/{subject}/versions/{'9' * 5000}")
+    assert (status, error["error_code"]) == (422, 42202)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -13,13 +14,10 @@ from shop.registry.errors import (
     InvalidSchema,
     InvalidSubject,
     InvalidVersion,
-    SchemaNotFound,
 )
 from shop.registry.schemas import ParsedSchema, parse, strict_json
 from shop.registry.typedefs import Compatibility, SchemaId, Subject, Version
 
-# What every answer is sent as, like Confluent's.
-CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 ACCEPTED_CONTENT_TYPES = frozenset(
     {
         "application/vnd.schemaregistry.v1+json",
@@ -28,9 +26,11 @@ ACCEPTED_CONTENT_TYPES = frozenset(
         "application/octet-stream",  # what aiohttp reports when a request names no content type
     }
 )
-MAX_VERSION = 2**31 - 1
-# what Java's Integer.valueOf takes; Python's int() also takes "1_0", " 1" and other scripts' digits
-INTEGER = re.compile(r"[+-]?[0-9]+")
+SMALL_BODY = 64 * 1024
+JAVA_INT = range(-(2**31), 2**31)
+# what Java's Integer.valueOf takes; Python's int() also takes "1_0", " 1" and other scripts'
+# digits, and refuses more than 4300 digits, so the length is bounded before int() sees it
+INTEGER = re.compile(r"[+-]?[0-9]{1,12}")
 
 
 def subject(request: web.Request) -> Subject:
@@ -47,16 +47,26 @@ def version(request: web.Request) -> Version | None:
     text = request.match_info["version"]
     if text in ("latest", "-1"):
         return None
-    if not INTEGER.fullmatch(text) or not 1 <= (number := int(text)) <= MAX_VERSION:
+    number = java_int(text)
+    if number is None or number < 1:
         raise InvalidVersion(text)
     return Version(number)
 
 
 def schema_id(request: web.Request) -> SchemaId:
-    text = request.match_info["schema_id"]
-    if not INTEGER.fullmatch(text):
-        raise SchemaNotFound(f"Schema {text} not found")
-    return SchemaId(int(text))
+    """The id in the path; like Confluent's ``Integer`` path parameter, anything that is not a
+    Java ``int`` matches no resource: a plain 404 (error code 404), not "schema not found"."""
+    number = java_int(request.match_info["schema_id"])
+    if number is None:
+        raise BadRequest(404, "HTTP 404 Not Found")
+    return SchemaId(number)
+
+
+def java_int(text: str) -> int | None:
+    """``text`` as Java's ``Integer.valueOf`` reads it, or ``None`` where that would throw."""
+    if not INTEGER.fullmatch(text) or (number := int(text)) not in JAVA_INT:
+        return None
+    return number
 
 
 def flag(request: web.Request, name: str) -> bool:
@@ -73,7 +83,12 @@ async def body(request: web.Request) -> dict[str, Any]:
     except (LookupError, UnicodeDecodeError) as exc:
         raise BadRequest(400, f"Undecodable body: {exc}") from None
     try:
-        data = strict_json(text)
+        # a body of a few megabytes takes a while to read and walk: not on the loop
+        data = (
+            strict_json(text)
+            if len(text) < SMALL_BODY
+            else await asyncio.to_thread(strict_json, text)
+        )
     except ValueError as exc:
         raise BadRequest(400, f"Invalid JSON body: {exc}") from None
     if not isinstance(data, dict):
@@ -81,8 +96,9 @@ async def body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def schema(data: dict[str, Any], *, new: bool = True) -> ParsedSchema:
-    """The body's schema; ``new`` ones (not a lookup) must also have valid defaults."""
+async def schema(data: dict[str, Any], *, new: bool = True) -> ParsedSchema:
+    """The body's schema, parsed in a worker thread so that a large one never stalls the loop;
+    ``new`` ones (not a lookup) must also have valid defaults."""
     text, schema_type = data.get("schema"), data.get("schemaType") or "AVRO"
     if text is not None and not isinstance(text, str):
         raise InvalidSchema("The schema must be a JSON string holding the schema text")
@@ -92,7 +108,7 @@ def schema(data: dict[str, Any], *, new: bool = True) -> ParsedSchema:
         raise InvalidSchema(f"Invalid schema type {schema_type!r}")
     if data.get("references"):
         raise InvalidSchema("Schema references are not supported by this registry")
-    return parse(text, schema_type, new=new)
+    return await asyncio.to_thread(parse, text, schema_type, new=new)
 
 
 def compatibility(data: dict[str, Any]) -> Compatibility:

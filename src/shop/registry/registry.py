@@ -49,9 +49,7 @@ class Registry:
             existing = [entry for entry in live if entry.schema == schema.canonical]
             if existing:
                 return existing[-1].schema_id
-            level = db.compatibility(subject)
-            olds = [parse_canonical(entry.schema).avro for entry in live]
-            found = compatibility.problems(level, schema.avro, olds)
+            found = await self._problems(subject, schema, live)
             if found:
                 raise IncompatibleSchema(subject, found)
             schema_id = db.id_for(schema.canonical) or db.next_id()
@@ -59,17 +57,41 @@ class Registry:
             await self._log.write(records.schema_record(entry))
             return schema_id
 
-    def check(
-        self, subject: Subject, schema: ParsedSchema, version: Version | None, all_versions: bool
-    ) -> list[str]:
-        """Why ``schema`` could not be registered: against one version, or as registering would."""
-        db = self.database
-        level = db.compatibility(subject)
+    def compatibility_targets(
+        self, subject: Subject, version: Version | None, all_versions: bool
+    ) -> list[SchemaVersion]:
+        """The live versions a schema is checked against: every one, one, or the latest if any.
+
+        Confluent checks against nothing (so anything is compatible) when ``latest`` is asked
+        of a subject without live versions; a numbered version must be live.
+        """
+        live = self.database.listed(subject)
         if all_versions:
-            olds = [parse_canonical(entry.schema).avro for entry in db.listed(subject)]
-            return compatibility.problems(level, schema.avro, olds)
-        old = parse_canonical(db.version(subject, version).schema).avro
-        return compatibility.problems_against(level, schema.avro, old)
+            return live
+        if version is None:
+            return live[-1:]
+        found = [entry for entry in live if entry.version == version]
+        if not found:
+            raise VersionNotFound(version)
+        return found
+
+    async def check(
+        self, subject: Subject, schema: ParsedSchema, olds: list[SchemaVersion]
+    ) -> list[str]:
+        """Why ``schema`` could not follow ``olds`` (from :meth:`compatibility_targets`)."""
+        return await self._problems(subject, schema, olds)
+
+    async def _problems(
+        self, subject: Subject, schema: ParsedSchema, olds: list[SchemaVersion]
+    ) -> list[str]:
+        """Under the subject's level (transitive or against the last of ``olds``); parsing and
+        checking is CPU-bound, and quadratic in the avro package for wide records, so it runs
+        in a worker thread."""
+        level = self.database.compatibility(subject)
+        if level is Compatibility.NONE or not olds:
+            return []  # nothing to parse: an old schema Confluent stored may not parse here
+        texts = [entry.schema for entry in olds]
+        return await asyncio.to_thread(_problems, level, schema, texts)
 
     async def delete_subject(self, subject: Subject, permanent: bool) -> list[Version]:
         async with self._write_turn():
@@ -136,3 +158,8 @@ class Registry:
                 old = subject_level
             await self._log.write(records.config_record(subject, None))
             return old
+
+
+def _problems(level: Compatibility, new: ParsedSchema, olds: list[str]) -> list[str]:
+    parsed = [parse_canonical(text).avro for text in olds]
+    return compatibility.problems(level, new.avro, parsed)

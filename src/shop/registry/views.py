@@ -8,14 +8,15 @@ from aiohttp import web
 
 from shop.registry import params
 from shop.registry.database import SchemaVersion
-from shop.registry.errors import CompatibilityNotConfigured, SchemaNotFound
+from shop.registry.errors import CompatibilityNotConfigured, InvalidSchema, SchemaNotFound
 from shop.registry.keys import get_registry
-from shop.registry.params import CONTENT_TYPE
+from shop.registry.middleware import json_answer as reply
+from shop.registry.negotiation import V1_JSON
 from shop.registry.schemas import SUPPORTED_TYPES
 
 
-def reply(data: Any) -> web.Response:
-    return web.json_response(data, content_type=CONTENT_TYPE)
+def text_answer(text: str) -> web.Response:
+    return web.Response(body=text.encode(), content_type=V1_JSON)
 
 
 def described(entry: SchemaVersion) -> dict[str, Any]:
@@ -51,7 +52,7 @@ async def list_versions(request: web.Request) -> web.Response:
 
 async def register(request: web.Request) -> web.Response:
     subject = params.subject(request)
-    schema = params.schema(await params.body(request))
+    schema = await params.schema(await params.body(request))
     return reply({"id": await get_registry(request).register(subject, schema)})
 
 
@@ -59,7 +60,7 @@ async def lookup(request: web.Request) -> web.Response:
     db = get_registry(request).database
     subject, deleted = params.subject(request), params.flag(request, "deleted")
     db.versions(subject, deleted)  # an unknown subject is 40401 before the schema is judged
-    schema = params.schema(await params.body(request), new=False)
+    schema = await params.schema(await params.body(request), new=False)
     entry = db.lookup(subject, schema.canonical, deleted)
     if entry is None:
         raise SchemaNotFound()
@@ -85,7 +86,7 @@ async def get_version_schema(request: web.Request) -> web.Response:
     entry = db.version(
         params.subject(request), params.version(request), params.flag(request, "deleted")
     )
-    return web.Response(text=entry.schema, content_type=CONTENT_TYPE)
+    return text_answer(entry.schema)
 
 
 async def referenced_by(request: web.Request) -> web.Response:
@@ -114,7 +115,7 @@ async def get_schema(request: web.Request) -> web.Response:
 
 async def get_schema_text(request: web.Request) -> web.Response:
     text = get_registry(request).database.schema(params.schema_id(request))
-    return web.Response(text=text, content_type=CONTENT_TYPE)
+    return text_answer(text)
 
 
 async def schema_versions(request: web.Request) -> web.Response:
@@ -138,12 +139,17 @@ async def check_compatibility(request: web.Request) -> web.Response:
     subject = params.subject(request)
     all_versions = "version" not in request.match_info
     version = None if all_versions else params.version(request)
-    if not all_versions:
-        registry.database.version(subject, version)
-    schema = params.schema(await params.body(request))
-    found = registry.check(subject, schema, version, all_versions)
+    olds = registry.compatibility_targets(subject, version, all_versions)
+    verbose = params.flag(request, "verbose")
+    try:
+        schema = await params.schema(await params.body(request))
+    except InvalidSchema as exc:
+        if not verbose:
+            raise
+        return reply({"is_compatible": False, "messages": [exc.message]})
+    found = await registry.check(subject, schema, olds)
     answer: dict[str, Any] = {"is_compatible": not found}
-    if params.flag(request, "verbose"):
+    if verbose:
         answer["messages"] = found
     return reply(answer)
 
