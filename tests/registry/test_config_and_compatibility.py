@@ -74,7 +74,7 @@ async def test_level_decides_registration(api: Api, level: str, change: str, all
     await api.call("POST", f"/subjects/{subject}/versions", body(variants["base"]))
     status, answer = await api.call("POST", f"/subjects/{subject}/versions", body(variants[change]))
     if allowed:
-        assert status == 200 and set(answer) == {"id"}
+        assert status == 200 and set(answer) == {"id", "version", "guid"}
     else:
         assert status == 409 and answer["error_code"] == 409
         assert answer["message"].startswith("Schema being registered is incompatible")

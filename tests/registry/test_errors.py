@@ -286,15 +286,17 @@ async def test_schema_that_is_not_a_string_is_42201(api: Api, schema: object) ->
 
 
 async def test_version_and_id_must_be_plain_integers(api: Api) -> None:
-    """Python's int() spellings (underscores, spaces) are not versions or ids."""
+    """Versions and ids are read as Java's Integer.parseInt reads them, not as Python's int():
+    no underscores; versions are trimmed first (VersionId), ids are not."""
     subject = unique("plainint-value")
     _, created = await api.call(
         "POST", f"/subjects/{subject}/versions", body(record("P", ("x", "int")))
     )
-    for bad in ("1_0", "%201", "1%20", "%D9%A1"):
+    for bad in ("1_0", "0", "-2", "1.0", str(2**31)):
         status, error = await api.call("GET", f"/subjects/{subject}/versions/{bad}")
         assert (status, error["error_code"]) == (422, 42202), bad
-    assert (await api.call("GET", f"/subjects/{subject}/versions/01"))[0] == 200
+    for one in ("01", "+1", "%201", "1%20", "%D9%A1", "LATEST", "-1"):
+        assert (await api.call("GET", f"/subjects/{subject}/versions/{one}"))[0] == 200, one
     schema_id = created["id"]
     # not a Java int: no resource matches, as with Confluent's Integer path parameter
     for bad in (f"{schema_id}_0", f"%20{schema_id}", "abc", str(2**31), str(2**64), "9" * 5000):

@@ -22,11 +22,21 @@ async def test_register_returns_id_and_lookups_find_it(api: Api) -> None:
     subject = unique("reg-value")
     schema = record("Reg", ("x", "int"))
     status, created = await api.call("POST", f"/subjects/{subject}/versions", body(schema))
-    assert status == 200 and set(created) == {"id"}
+    assert status == 200 and set(created) == {"id", "version", "guid"}
     schema_id = created["id"]
     expected_text = '{"type":"record","name":"Reg","fields":[{"type":"int","name":"x"}]}'
-    assert await api.call("GET", f"/schemas/ids/{schema_id}") == (200, {"schema": expected_text})
-    described = {"subject": subject, "version": 1, "id": schema_id, "schema": expected_text}
+    guid = created["guid"]
+    assert await api.call("GET", f"/schemas/ids/{schema_id}") == (
+        200,
+        {"guid": guid, "schema": expected_text},
+    )
+    described = {
+        "subject": subject,
+        "version": 1,
+        "id": schema_id,
+        "guid": guid,
+        "schema": expected_text,
+    }
     assert await api.call("GET", f"/subjects/{subject}/versions/latest") == (200, described)
     assert await api.call("GET", f"/subjects/{subject}/versions/-1") == (200, described)
     assert await api.call("GET", f"/subjects/{subject}/versions/1") == (200, described)
@@ -93,7 +103,8 @@ async def test_primitive_schema_is_stored_canonically(api: Api) -> None:
     _, created = await api.call(
         "POST", f"/subjects/{subject}/versions", {"schema": '{"type": "string"}'}
     )
-    assert await api.call("GET", f"/schemas/ids/{created['id']}") == (200, {"schema": '"string"'})
+    status, found = await api.call("GET", f"/schemas/ids/{created['id']}")
+    assert (status, found["schema"]) == (200, '"string"')
     again = await api.call("POST", f"/subjects/{subject}/versions", {"schema": '"string"'})
     assert again == (200, created)
 

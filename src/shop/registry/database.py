@@ -6,9 +6,11 @@ and answers queries, raising Confluent's not-found errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shop.registry.errors import SchemaNotFound, SubjectNotFound, VersionNotFound
+from shop.registry.guids import guid
 from shop.registry.typedefs import DEFAULT_COMPATIBILITY, Compatibility, SchemaId, Subject, Version
 
 
@@ -22,12 +24,21 @@ class SchemaVersion:
     schema: str
     deleted: bool = False
 
+    @property
+    def guid(self) -> str:
+        return guid(self.schema)
+
 
 class Database:
-    def __init__(self) -> None:
+    """``identity`` maps a schema text to what decides that two texts are the same schema
+    (texts written in another key order by an older registry, say); by default the text."""
+
+    def __init__(self, identity: Callable[[str], str] = str) -> None:
+        self._identity = identity
         self._subjects: dict[Subject, dict[Version, SchemaVersion]] = {}
         self._max_version: dict[Subject, Version] = {}
         self._ids: dict[str, SchemaId] = {}
+        self._guids: dict[str, SchemaId] = {}
         self._configs: dict[Subject | None, Compatibility] = {}
         self._max_id = SchemaId(0)
 
@@ -36,7 +47,8 @@ class Database:
     def put_version(self, entry: SchemaVersion) -> None:
         self._subjects.setdefault(entry.subject, {})[entry.version] = entry
         self._saw_version(entry.subject, entry.version)
-        self._ids.setdefault(entry.schema, entry.schema_id)
+        self._ids.setdefault(self._identity(entry.schema), entry.schema_id)
+        self._guids.setdefault(entry.guid, entry.schema_id)
         self._max_id = max(self._max_id, entry.schema_id)
 
     def remove_version(self, subject: Subject, version: Version) -> None:
@@ -66,11 +78,22 @@ class Database:
     # Queries
 
     def next_id(self) -> SchemaId:
-        return SchemaId(self._max_id + 1)
+        return SchemaId(self.max_id() + 1)
+
+    def max_id(self) -> SchemaId:
+        """The highest id ever handed out (Confluent's ``maxId``)."""
+        return self._max_id
 
     def id_for(self, canonical: str) -> SchemaId | None:
-        """The id this schema text has (or had) anywhere, for reuse across subjects."""
-        return self._ids.get(canonical)
+        """The id this schema has (or had) anywhere, for reuse across subjects."""
+        return self._ids.get(self._identity(canonical))
+
+    def id_for_guid(self, schema_guid: str) -> SchemaId | None:
+        """The id of the schema with this guid, while some version holds it."""
+        schema_id = self._guids.get(schema_guid)
+        if schema_id is None or not self.usages(schema_id, deleted=True):
+            return None
+        return schema_id
 
     def next_version(self, subject: Subject) -> Version:
         """Numbers are never reused, even after a permanent delete (while its tombstone lasts)."""
@@ -82,6 +105,18 @@ class Database:
             for subject, versions in self._subjects.items()
             if any(deleted or not entry.deleted for entry in versions.values())
         )
+
+    def every_version(
+        self, prefix: str = "", deleted: bool = False, latest_only: bool = False
+    ) -> list[SchemaVersion]:
+        """Every version of the subjects starting with ``prefix``, by subject then version;
+        ``latest_only`` keeps each subject's last one (of those ``deleted`` lets in)."""
+        found: list[SchemaVersion] = []
+        for subject in sorted(self._subjects):
+            if subject.startswith(prefix):
+                versions = self.listed(subject, deleted)
+                found += versions[-1:] if latest_only else versions
+        return found
 
     def listed(self, subject: Subject, deleted: bool = False) -> list[SchemaVersion]:
         """The subject's versions, oldest first, soft-deleted ones only if ``deleted``."""
@@ -118,7 +153,10 @@ class Database:
         self, subject: Subject, canonical: str, deleted: bool = False
     ) -> SchemaVersion | None:
         """The newest version of ``subject`` holding this schema, if any."""
-        matches = [entry for entry in self.versions(subject, deleted) if entry.schema == canonical]
+        key = self._identity(canonical)
+        matches = [
+            entry for entry in self.listed(subject, deleted) if self._identity(entry.schema) == key
+        ]
         return matches[-1] if matches else None
 
     def usages(self, schema_id: SchemaId, deleted: bool = False) -> list[SchemaVersion]:

@@ -27,10 +27,13 @@ ACCEPTED_CONTENT_TYPES = frozenset(
     }
 )
 SMALL_BODY = 64 * 1024
+MAX_PAGE = 1000  # Confluent's schema.search.default.limit and .max.limit
 JAVA_INT = range(-(2**31), 2**31)
-# what Java's Integer.valueOf takes; Python's int() also takes "1_0", " 1" and other scripts'
-# digits, and refuses more than 4300 digits, so the length is bounded before int() sees it
-INTEGER = re.compile(r"[+-]?[0-9]{1,12}")
+# what Java's Integer.parseInt takes: a sign, then decimal digits of any script (as int() takes
+# them), but not the "1_0" or " 1" int() also takes, nor so many digits that int() refuses them
+INTEGER = re.compile(r"[+-]?\d{1,4000}")
+# what Java's String.trim strips: every character up to the space
+JAVA_BLANKS = "".join(map(chr, range(0x21)))
 
 
 def subject(request: web.Request) -> Subject:
@@ -43,13 +46,19 @@ def subject(request: web.Request) -> Subject:
 
 
 def version(request: web.Request) -> Version | None:
-    """The version in the path; ``None`` for ``latest`` or -1."""
+    """The version in the path, read as Confluent's ``VersionId`` does (trimmed, ``latest`` in
+    any case); ``None`` for ``latest`` or -1."""
     text = request.match_info["version"]
-    if text in ("latest", "-1"):
+    trimmed = text.strip(JAVA_BLANKS)
+    if trimmed.lower() == "latest":
         return None
-    number = java_int(text)
-    if number is None or number < 1:
+    number = java_int(trimmed)
+    if number is None:
         raise InvalidVersion(text)
+    if number == -1:
+        return None
+    if number < 1:
+        raise InvalidVersion(str(number))
     return Version(number)
 
 
@@ -67,6 +76,20 @@ def java_int(text: str) -> int | None:
     if not INTEGER.fullmatch(text) or (number := int(text)) not in JAVA_INT:
         return None
     return number
+
+
+def page(request: web.Request) -> tuple[int, int]:
+    """``offset`` and ``limit`` as Confluent's listings read them: a limit outside 1..1000 is
+    1000, and a value that is not a Java int matches no resource (404, as Jersey answers)."""
+    numbers = []
+    for name, default in (("offset", 0), ("limit", -1)):
+        text = request.query.get(name)
+        number = default if text is None else java_int(text)
+        if number is None:
+            raise BadRequest(404, "HTTP 404 Not Found")
+        numbers.append(number)
+    offset, limit = numbers
+    return max(offset, 0), limit if 0 < limit <= MAX_PAGE else MAX_PAGE
 
 
 def flag(request: web.Request, name: str) -> bool:

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from shop.registry import compatibility, records
 from shop.registry.database import Database, SchemaVersion
 from shop.registry.errors import (
-    CompatibilityNotConfigured,
     IncompatibleSchema,
     SubjectNotFound,
     SubjectNotSoftDeleted,
@@ -26,7 +25,7 @@ from shop.registry.errors import (
 )
 from shop.registry.log import SchemaLog
 from shop.registry.schemas import ParsedSchema, parse_canonical
-from shop.registry.typedefs import Compatibility, SchemaId, Subject, Version
+from shop.registry.typedefs import Compatibility, Subject, Version
 
 
 class Registry:
@@ -41,21 +40,27 @@ class Registry:
             await self._log.sync()
             yield
 
-    async def register(self, subject: Subject, schema: ParsedSchema) -> SchemaId:
-        """The id of ``schema`` under ``subject``, registering it as a new version if needed."""
+    async def register(self, subject: Subject, schema: ParsedSchema) -> SchemaVersion:
+        """The version of ``subject`` holding ``schema``, registered as a new one if needed.
+
+        As Confluent does, a schema registered again after its version was soft-deleted keeps
+        its id, gets a new version, and the soft-deleted versions holding it are removed.
+        """
         async with self._write_turn():
             db = self.database
-            live = db.listed(subject)
-            existing = [entry for entry in live if entry.schema == schema.canonical]
-            if existing:
-                return existing[-1].schema_id
-            found = await self._problems(subject, schema, live)
+            existing = db.lookup(subject, schema.canonical)
+            if existing is not None:
+                return existing
+            found = await self._problems(subject, schema, db.listed(subject))
             if found:
                 raise IncompatibleSchema(subject, found)
             schema_id = db.id_for(schema.canonical) or db.next_id()
             entry = SchemaVersion(subject, db.next_version(subject), schema_id, schema.canonical)
             await self._log.write(records.schema_record(entry))
-            return schema_id
+            for old in db.listed(subject, deleted=True):
+                if old.deleted and old.schema_id == schema_id:
+                    await self._log.write(records.schema_tombstone(subject, old.version))
+            return entry
 
     def compatibility_targets(
         self, subject: Subject, version: Version | None, all_versions: bool
@@ -154,7 +159,7 @@ class Registry:
             else:
                 subject_level = self.database.subject_config(subject)
                 if subject_level is None:
-                    raise CompatibilityNotConfigured(subject)
+                    raise SubjectNotFound(subject)  # Confluent's ConfigResource says so
                 old = subject_level
             await self._log.write(records.config_record(subject, None))
             return old

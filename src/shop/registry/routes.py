@@ -6,7 +6,9 @@ from aiohttp import web
 
 from shop.registry import views
 
-SUBJECT = "/subjects/{subject}"
+# a subject may hold any character but "/" (the default pattern also refuses "{" and "}")
+SUBJECT_NAME = "{subject:[^/]+}"
+SUBJECT = "/subjects/" + SUBJECT_NAME
 VERSION = SUBJECT + "/versions/{version}"
 SCHEMA_ID = "/schemas/ids/{schema_id}"
 
@@ -22,10 +24,13 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete(VERSION, views.delete_version)
     app.router.add_get(VERSION + "/schema", views.get_version_schema)
     app.router.add_get(VERSION + "/referencedby", views.referenced_by)
+    app.router.add_get("/schemas", views.list_schemas)
     app.router.add_get(SCHEMA_ID, views.get_schema)
     app.router.add_get(SCHEMA_ID + "/schema", views.get_schema_text)
     app.router.add_get(SCHEMA_ID + "/versions", views.schema_versions)
     app.router.add_get(SCHEMA_ID + "/subjects", views.schema_subjects)
+    app.router.add_get("/schemas/guids/{guid}", views.get_schema_by_guid)
+    app.router.add_get("/schemas/guids/{guid}/ids", views.schema_ids_of_guid)
     app.router.add_get("/schemas/types", views.schema_types)
     app.router.add_post("/compatibility" + SUBJECT + "/versions", views.check_compatibility)
     app.router.add_post("/compatibility" + VERSION, views.check_compatibility)
@@ -34,7 +39,7 @@ def setup_routes(app: web.Application) -> None:
         app.router.add_get(path, views.get_global_config)
         app.router.add_put(path, views.put_global_config)
         app.router.add_delete(path, views.delete_global_config)
-    app.router.add_get("/config/{subject}", views.get_subject_config)
-    app.router.add_put("/config/{subject}", views.put_subject_config)
-    app.router.add_delete("/config/{subject}", views.delete_subject_config)
+    app.router.add_get("/config/" + SUBJECT_NAME, views.get_subject_config)
+    app.router.add_put("/config/" + SUBJECT_NAME, views.put_subject_config)
+    app.router.add_delete("/config/" + SUBJECT_NAME, views.delete_subject_config)
     app.router.add_get("/mode", views.mode)

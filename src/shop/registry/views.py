@@ -7,12 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from shop.registry import params
-from shop.registry.database import SchemaVersion
+from shop.registry.database import Database, SchemaVersion
 from shop.registry.errors import CompatibilityNotConfigured, InvalidSchema, SchemaNotFound
+from shop.registry.guids import guid, parse_guid
 from shop.registry.keys import get_registry
 from shop.registry.middleware import json_answer as reply
 from shop.registry.negotiation import V1_JSON
 from shop.registry.schemas import SUPPORTED_TYPES
+from shop.registry.typedefs import SchemaId
 
 
 def text_answer(text: str) -> web.Response:
@@ -24,6 +26,7 @@ def described(entry: SchemaVersion) -> dict[str, Any]:
         "subject": entry.subject,
         "version": entry.version,
         "id": entry.schema_id,
+        "guid": entry.guid,
         "schema": entry.schema,
     }
 
@@ -53,7 +56,8 @@ async def list_versions(request: web.Request) -> web.Response:
 async def register(request: web.Request) -> web.Response:
     subject = params.subject(request)
     schema = await params.schema(await params.body(request))
-    return reply({"id": await get_registry(request).register(subject, schema)})
+    entry = await get_registry(request).register(subject, schema)
+    return reply({"id": entry.schema_id, "version": entry.version, "guid": entry.guid})
 
 
 async def lookup(request: web.Request) -> web.Response:
@@ -103,6 +107,22 @@ async def delete_version(request: web.Request) -> web.Response:
     return reply(deleted)
 
 
+async def list_schemas(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    entries = db.every_version(
+        request.query.get("subjectPrefix", ""),
+        params.flag(request, "deleted"),
+        params.flag(request, "latestOnly"),
+    )
+    offset, limit = params.page(request)
+    return reply(
+        [
+            described(entry) | {"deleted": entry.deleted}
+            for entry in entries[offset : offset + limit]
+        ]
+    )
+
+
 async def get_schema(request: web.Request) -> web.Response:
     db = get_registry(request).database
     schema_id = params.schema_id(request)
@@ -110,7 +130,29 @@ async def get_schema(request: web.Request) -> web.Response:
     subject = request.query.get("subject")
     if subject and not any(entry.subject == subject for entry in db.usages(schema_id, True)):
         raise SchemaNotFound(f"Schema {schema_id} not found under subject '{subject}'")
-    return reply({"schema": text})
+    answer: dict[str, Any] = {"guid": guid(text), "schema": text}
+    if params.flag(request, "fetchMaxId"):
+        answer["maxId"] = db.max_id()
+    return reply(answer)
+
+
+async def get_schema_by_guid(request: web.Request) -> web.Response:
+    db = get_registry(request).database
+    schema_id = _id_of_guid(request, db)
+    if schema_id is None:
+        raise SchemaNotFound(f"Schema {request.match_info['guid']} not found")
+    text = db.schema(schema_id)
+    return reply({"guid": guid(text), "schema": text})
+
+
+async def schema_ids_of_guid(request: web.Request) -> web.Response:
+    schema_id = _id_of_guid(request, get_registry(request).database)
+    return reply([] if schema_id is None else [{"context": ".", "id": schema_id}])
+
+
+def _id_of_guid(request: web.Request, db: Database) -> SchemaId | None:
+    schema_guid = parse_guid(request.match_info["guid"])
+    return None if schema_guid is None else db.id_for_guid(schema_guid)
 
 
 async def get_schema_text(request: web.Request) -> web.Response:
