@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -105,15 +106,16 @@ class OrderWriter:
         value = self._codec.encode(event)
         key = event.order_id.encode("utf-8")
         headers = version_headers(event.order_version)
-        delivery = await self._publisher.send(self._topic, key, value, headers)
-        try:
-            landed = await self._publisher.acknowledged(delivery, self._topic)
-            applied = await self._view.expect(landed.partition, landed.offset, event)
-        # An error, the request's timeout, the write's deadline, a cancellation: all leave the
-        # send in doubt (it may be on the log, and the view may yet read it).
-        except BaseException:
-            self._unconfirmed[event.order_id] = delivery
-            raise
+        with self._view.sending(event, value):
+            delivery = await self._publisher.send(self._topic, key, value, headers)
+            try:
+                landed = await self._publisher.acknowledged(delivery, self._topic)
+                applied = await self._view.expect(landed.partition, landed.offset, event)
+            # An error, the request's timeout, the write's deadline, a cancellation: all leave
+            # the send in doubt (it may be on the log, and the view may yet read it).
+            except BaseException:
+                self._unconfirmed[event.order_id] = delivery
+                raise
         if not applied:
             raise Rebalancing(
                 f"the change of order {event.order_id} was not confirmed by this instance's view "
@@ -181,3 +183,5 @@ class View(Protocol):
     async def read_to_end(self) -> None: ...
 
     def expect(self, partition: int, offset: int, event: OrderEvent) -> asyncio.Future[bool]: ...
+
+    def sending(self, event: OrderEvent, value: bytes) -> AbstractContextManager[None]: ...

@@ -8,12 +8,13 @@ restart or a rebuild is not dead-lettered twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka import ConsumerRecord, TopicPartition
 
 from shop.errors import PoisonEvent
 from shop.event_rules import Verdict, judge
+from shop.events import OrderEvent
 from shop.kafka import header_version
 from shop.order import OrderId
 from shop.orders.dead_letters import DeadLetters
@@ -36,13 +37,22 @@ class Applier:
         # before a rebuild): it is not written to the dead-letter topic again.
         self._handled: dict[TopicPartition, int] = {}
 
-    async def apply(self, records: Sequence[ConsumerRecord]) -> set[int]:
-        """Apply, in order, a batch of one partition's records; the offsets of those applied."""
+    async def apply(
+        self, records: Sequence[ConsumerRecord], sending: Mapping[bytes, OrderEvent]
+    ) -> set[int]:
+        """Apply, in order, a batch of one partition's records; the offsets of those applied.
+
+        ``sending``: the events this instance is writing, by their record values. A record with
+        one of those values is that event (the read-back of a write): it is not decoded again.
+        """
         # Tombstones are not events (the cart writes none): nothing to apply, nothing refused.
         records = [r for r in records if r.value is not None and not self._holds(r)]
-        decoded = await self._decoder.decode([record.value for record in records])
+        decoded = iter(
+            await self._decoder.decode([r.value for r in records if r.value not in sending])
+        )
         applied: set[int] = set()
-        for record, event in zip(records, decoded, strict=True):
+        for record in records:
+            event = sending.get(record.value) or next(decoded)
             if isinstance(event, PoisonEvent):
                 await self._refuse(record, str(event))
                 continue

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import (
@@ -98,6 +98,8 @@ class OrderViewConsumer:
         # Set once the view holds everything the log had at the last assignment or rebuild.
         self.caught_up = self._progress.caught_up
         self._task: asyncio.Task[None] | None = None
+        # The records the cart is writing, by value (see sending).
+        self._sending: dict[bytes, OrderEvent] = {}
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[OrderViewConsumer]:
@@ -206,6 +208,17 @@ class OrderViewConsumer:
             self._consumer.fetch_now()  # the writer waits for this read
         return confirmed
 
+    @contextlib.contextmanager
+    def sending(self, event: OrderEvent, value: bytes) -> Iterator[None]:
+        """While the cart writes ``event`` as the record value ``value``: a record read with
+        exactly these bytes holds this very event (its eventId is in them), so it is applied as
+        sent instead of being decoded again. It is judged like any other record."""
+        self._sending[value] = event
+        try:
+            yield
+        finally:
+            del self._sending[value]
+
     async def _run(self) -> None:
         backoff = 0.1
         while True:
@@ -244,7 +257,7 @@ class OrderViewConsumer:
         for tp, records in batches.items():
             self._consumed += len(records)
             self._acked.check(tp, records)
-            applied = await self._applier.apply(records)
+            applied = await self._applier.apply(records, self._sending)
             offsets[tp] = records[-1].offset + 1
             self._acked.settle(tp, offsets[tp], applied)
         for tp, end in offsets.items():
