@@ -15,8 +15,9 @@ def to_cents(amount: Decimal) -> Decimal:
 
 
 def from_cents(cents: int) -> Decimal:
-    """An integer number of cents as an amount with two decimals."""
-    return to_cents(Decimal(cents) / 100)
+    """An integer number of cents as an amount with two decimals (exact: only the exponent
+    moves)."""
+    return Decimal(cents).scaleb(-2)
 
 
 def total(amounts: Iterable[Decimal]) -> Decimal:

@@ -102,35 +102,34 @@ CATALOGUE: tuple[tuple[str, int, int], ...] = (
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
-def _code(rng: random.Random, length: int) -> str:
-    return "".join(rng.choices(_ID_ALPHABET, k=length))
-
-
 def build_order(order_id: OrderId, items_count: int, now: datetime, rng: random.Random) -> Order:
     """A new order with ``items_count`` generated items, placed at ``now`` (UTC)."""
     if not MIN_ITEMS <= items_count <= MAX_ITEMS:
         raise ValueError(f"items_count must be from {MIN_ITEMS} to {MAX_ITEMS}")
     if now.utcoffset() != timedelta(0):
         raise ValueError("now must be an aware UTC datetime")
+    # Every id character of the order in one draw: 4 per item, then 6 for the customer.
+    codes = "".join(rng.choices(_ID_ALPHABET, k=4 * items_count + 6))
     items = []
+    total_cents = 0
     for number in range(1, items_count + 1):
         name, low, high = rng.choice(CATALOGUE)
+        quantity = rng.randrange(1, MAX_QUANTITY + 1)
+        # Whole cents while building; an amount only once, exact (never through float).
+        cents = rng.randrange(low, high + 1)
+        total_cents += cents * quantity
+        code = codes[4 * number - 4 : 4 * number]
         items.append(
-            OrderItem(
-                item_id=f"ITEM-{number:03d}-{_code(rng, 4)}",
-                name=name,
-                quantity=rng.randint(1, MAX_QUANTITY),
-                unit_price=money.from_cents(rng.randint(low, high)),
-            )
+            OrderItem(f"ITEM-{number:03d}-{code}", name, quantity, money.from_cents(cents))
         )
     return Order(
         order_id=order_id,
-        customer_id="CUST-" + _code(rng, 6),
+        customer_id="CUST-" + codes[-6:],
         # The event keeps milliseconds (timestamp-millis): keep no more here, so the API answer
         # and the replayed view agree.
         order_date=now.replace(microsecond=now.microsecond // 1000 * 1000),
         items=tuple(items),
-        total_amount=money.total(item.amount for item in items),
+        total_amount=money.from_cents(total_cents),
         currency=CURRENCY,
         status=OrderStatus.NEW,
     )
