@@ -40,7 +40,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("aiokafka producer", ("aiokafka/producer",)),
     ("aiokafka consumer", ("aiokafka/consumer",)),
     ("aiokafka connection and protocol", ("aiokafka/",)),
-    ("request parsing, JSON answers", ("shop/cart/requests", "shop/render.py", "simplejson")),
+    ("request parsing, JSON answers", ("shop/cart/requests", "shop/render.py", "msgspec")),
     ("aiohttp", ("aiohttp/",)),
     ("asyncio event loop", ("asyncio/", "selectors.py")),
 )

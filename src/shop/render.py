@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
-import functools
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import simplejson
+import msgspec
 from aiohttp import web
 
 from shop.order import Order
 
-dumps = functools.partial(simplejson.dumps, use_decimal=True)
+# msgspec writes a Decimal as a number with its own digits (693.50), never through float.
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _dumps_line(data: Any) -> str:
-    # A body that ends with a newline leaves the shell prompt on its own line after curl.
-    return dumps(data) + "\n"
+def encode(data: Any) -> bytes:
+    """``data`` as UTF-8 JSON on one line, with a space after each ``:`` and ``,`` (as the API
+    has always written it) and money as numbers."""
+    try:
+        compact = _ENCODER.encode(data)
+    except UnicodeEncodeError:
+        # Request text quoted in an error can hold a lone surrogate (a JSON escape such as
+        # "\\ud800"), which is no Unicode character and cannot be UTF-8.
+        compact = _ENCODER.encode(_unicode(data))
+    return msgspec.json.format(compact, indent=0)
+
+
+def dumps(data: Any) -> str:
+    return encode(data).decode("utf-8")
 
 
 def json_response(data: Mapping[str, Any], status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=_dumps_line)
+    # A body that ends with a newline leaves the shell prompt on its own line after curl.
+    return web.Response(
+        body=encode(data) + b"\n", status=status, content_type="application/json", charset="utf-8"
+    )
+
+
+def _unicode(data: Any) -> Any:
+    """``data`` with U+FFFD for each lone surrogate of its texts."""
+    if isinstance(data, str):
+        return _SURROGATE.sub("\ufffd", data)
+    if isinstance(data, Mapping):
+        return {_unicode(key): _unicode(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_unicode(item) for item in data]
+    return data
 
 
 def timestamp(moment: datetime) -> str:

@@ -40,6 +40,18 @@ async def test_json_that_python_would_mishandle_is_400(
     assert service.view.store.get("ORDER-DUP-2") is None  # type: ignore[arg-type]
 
 
+async def test_a_key_that_is_no_unicode_text_is_named_in_a_json_400(
+    service: RunningService, http: aiohttp.ClientSession
+) -> None:
+    """A key written as a lone surrogate escape is a JSON 400 naming it with U+FFFD, not a 500
+    (such text cannot be written as UTF-8)."""
+    data = b'{"orderId": "ORDER-SURROGATE", "itemsCount": 1, "\\ud800x": 1}'
+    async with http.post(f"{service.cart_url}/create-order", data=data, headers=JSON) as response:
+        status, body = await answer(response)
+    assert (status, body["error"]) == (400, "invalid_request"), body
+    assert body["fields"] == {"\ufffdx": "is not a known field; allowed: orderId, itemsCount"}
+
+
 async def test_a_body_that_does_not_decompress_is_400(
     service: RunningService, http: aiohttp.ClientSession
 ) -> None:
