@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
+from avro.compatibility import ReaderWriterCompatibilityChecker
 
 from shop.registry import compatibility, records
 from shop.registry.database import Database, SchemaVersion
 from shop.registry.errors import InvalidSchema, SchemaNotFound
 from shop.registry.schemas import parse
 from shop.registry.typedefs import Compatibility, SchemaId, Subject, Version
+from tests.registry.conftest import record
 
 S = Subject("s-value")
 
@@ -63,3 +68,43 @@ def test_full_checks_both_directions() -> None:
     assert compatibility.problems(Compatibility.FORWARD, new, [old]) == []
     assert len(compatibility.problems(Compatibility.FULL, new, [old])) == 1
     assert compatibility.problems(Compatibility.NONE, new, [old]) == []
+
+
+def _answers(
+    checker: ReaderWriterCompatibilityChecker, reader: Any, writer: Any
+) -> tuple[Any, ...]:
+    result = checker.get_compatibility(
+        parse(json.dumps(reader)).avro, parse(json.dumps(writer)).avro
+    )
+    return (
+        result.compatibility,
+        sorted(kind.name for kind in result.incompatibilities),
+        sorted(result.messages),
+        sorted(result.locations),
+    )
+
+
+ENUM = {"type": "enum", "name": "E", "symbols": ["A", "B"]}
+LIST = record("L", ("next", ["null", "L"]))
+CHECKED_PAIRS = [
+    (["null", "string", ENUM], ["string", "int"]),
+    (["null", ENUM], {**ENUM, "symbols": ["A"]}),
+    (
+        [{"type": "fixed", "name": "F", "size": 2, "aliases": ["G"]}],
+        {"type": "fixed", "name": "G", "size": 2},
+    ),
+    (record("R", ("a", "long"), aliases=["b"]), record("R", ("b", "int"), ("c", "int"))),
+    (
+        record("R", ("a", "int"), ("e", {**ENUM, "default": "A"}), ("d", "int"), default=1),
+        record("S", ("a", "string")),
+    ),
+    (LIST, {**LIST, "fields": [*LIST["fields"], {"name": "v", "type": "int"}]}),
+]
+
+
+@pytest.mark.parametrize(("reader", "writer"), CHECKED_PAIRS)
+def test_checker_answers_as_the_avro_package_does(reader: Any, writer: Any) -> None:
+    """The linear checker gives the avro package's verdict, messages and locations."""
+    for first, second in ((reader, writer), (writer, reader)):
+        expected = _answers(ReaderWriterCompatibilityChecker(), first, second)
+        assert _answers(compatibility.Checker(), first, second) == expected
