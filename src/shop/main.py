@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from typing import TypeVar
 
+import uvloop
 from aiohttp import web
 
 from shop import gc_tuning, topics
@@ -244,7 +245,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.log_format)
     gc_tuning.tune_for_serving()
     try:
-        return asyncio.run(serve(settings))
+        # uvloop: measured on the service (#12), fewer µs of CPU per request than asyncio's loop.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(serve(settings))
     except (ChildError, StartupError) as exc:
         print(f"shop: {exc}", file=sys.stderr)
     except ShopError as exc:
