@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker
 
-from shop.registry import compatibility, records
+from shop.registry import compatibility, records, schemas
 from shop.registry.database import Database, SchemaVersion
-from shop.registry.errors import InvalidSchema, SchemaNotFound
-from shop.registry.schemas import parse
+from shop.registry.errors import ErrorCode, InvalidSchema, SchemaNotFound, SchemaTooLarge
+from shop.registry.schemas import identity, parse, parse_canonical
 from shop.registry.typedefs import Compatibility, SchemaId, Subject, Version
 from tests.registry.conftest import record
 
@@ -57,6 +57,155 @@ def test_canonical_form_ignores_whitespace_and_shorthand() -> None:
     assert parse('{"type": "string"}').canonical == parse('"string"').canonical == '"string"'
     with pytest.raises(InvalidSchema):
         parse('{"type": "record", "name": "R"}')
+
+
+def wide(fields: int) -> str:
+    """A record of ``fields`` int fields."""
+    return json.dumps(record("Wide", *((f"f{i}", "int") for i in range(fields))))
+
+
+def test_a_schema_of_more_fields_than_the_limit_is_too_large() -> None:
+    """Record fields and union branches count towards MAX_FIELDS; one more is 42209."""
+    assert schemas.count_fields(json.loads(wide(3))) == 3
+    union = ["null", record("In", ("a", "int"), ("b", ["null", "int"]))]
+    assert schemas.count_fields([union, {"type": "array", "items": union}]) == 2 + 2 * 6
+    parse(wide(schemas.MAX_FIELDS))
+    with pytest.raises(SchemaTooLarge) as raised:
+        parse(wide(schemas.MAX_FIELDS + 1))
+    assert (raised.value.status, raised.value.code) == (422, ErrorCode.SCHEMA_TOO_LARGE)
+    assert ErrorCode.SCHEMA_TOO_LARGE == 42209
+    assert f"{schemas.MAX_FIELDS + 1} record fields" in raised.value.message
+
+
+def test_a_text_longer_than_the_limit_is_too_large() -> None:
+    """The text is measured before it is read, its canonical form as the record will carry it."""
+    with pytest.raises(SchemaTooLarge):
+        parse(" " * schemas.MAX_TEXT_LENGTH + '"int"')
+    quotes = json.dumps(record("R", ("a", "int"), doc='"' * (schemas.MAX_STORED_BYTES // 2)))
+    assert len(quotes) < schemas.MAX_TEXT_LENGTH
+    with pytest.raises(SchemaTooLarge, match="bytes as stored"):
+        parse(quotes)  # each quote takes two bytes once escaped in the _schemas record
+
+
+def test_limits_keep_a_schema_within_one_schemas_record() -> None:
+    """The largest storable schema, with the longest subject, fits the producer's 1 MiB."""
+    subject = Subject("s" * 8190)
+    canonical = "x" * schemas.MAX_STORED_BYTES
+    entry = SchemaVersion(subject, Version(2**31 - 1), SchemaId(2**31 - 1), canonical)
+    key, value = records.schema_record(entry)
+    assert len(key) + len(value or b"") + 100 < 1024 * 1024
+
+
+JAVA_ORDER = [
+    # record: type, name, namespace, doc, fields, other properties, aliases
+    (
+        {"aliases": ["Q"], "x": 1, "fields": [], "doc": "d", "namespace": "n", "name": "R",
+         "type": "record"},
+        '{"type":"record","name":"R","namespace":"n","doc":"d","fields":[],"x":1,"aliases":["Q"]}',
+    ),
+    # field: name, type, doc, default, order (not "ascending"), aliases, other properties
+    (
+        record("R", ("a", "int"), x=1, aliases=["b"], order="ascending", default=1, doc="d"),
+        '{"type":"record","name":"R","fields":[{"name":"a","type":"int","doc":"d","default":1,'
+        '"aliases":["b"],"x":1}]}',
+    ),
+    (
+        record("R", ("a", "int"), order="descending"),
+        '{"type":"record","name":"R","fields":[{"name":"a","type":"int","order":"descending"}]}',
+    ),
+    # enum: type, name, namespace, doc, symbols, default, other properties, aliases
+    (
+        {"aliases": ["F"], "x": 1, "default": "A", "symbols": ["A"], "doc": "d", "name": "E",
+         "type": "enum"},
+        '{"type":"enum","name":"E","doc":"d","symbols":["A"],"default":"A","x":1,"aliases":["F"]}',
+    ),
+    # fixed: type, name, namespace, doc, size, other properties, aliases
+    (
+        {"aliases": ["G"], "x": 1, "size": 4, "name": "F", "type": "fixed"},
+        '{"type":"fixed","name":"F","size":4,"x":1,"aliases":["G"]}',
+    ),
+    # array and map: type, items or values, other properties
+    ({"x": 1, "items": "int", "type": "array"}, '{"type":"array","items":"int","x":1}'),
+    ({"x": 1, "values": "int", "type": "map"}, '{"type":"map","values":"int","x":1}'),
+    # a logical type: type, then its properties as written
+    (
+        {"logicalType": "timestamp-millis", "type": "long"},
+        '{"type":"long","logicalType":"timestamp-millis"}',
+    ),
+    (
+        {"scale": 2, "precision": 4, "logicalType": "decimal", "type": "bytes"},
+        '{"type":"bytes","scale":2,"precision":4,"logicalType":"decimal"}',
+    ),
+    # nested: an array of maps of a record, in a union; a default keeps its own key order
+    (
+        ["null", {"items": {"values": record("N", ("b", "int"), default=1), "type": "map"},
+                  "type": "array"}],
+        '["null",{"type":"array","items":{"type":"map","values":{"type":"record","name":"N",'
+        '"fields":[{"name":"b","type":"int","default":1}]}}}]',
+    ),
+    (
+        record("D", ("r", record("In", ("z", "int"), ("a", "int"))), default={"z": 1, "a": 2}),
+        '{"type":"record","name":"D","fields":[{"name":"r","type":{"type":"record","name":"In",'
+        '"fields":[{"name":"z","type":"int"},{"name":"a","type":"int"}]},"default":{"z":1,"a":2}}]}',
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("schema", "text"), JAVA_ORDER)
+def test_canonical_text_has_avro_javas_key_order(schema: Any, text: str) -> None:
+    """Canonical text has the key order of Avro Java's Schema.toString(), which Confluent stores."""
+    assert parse(json.dumps(schema)).canonical == text
+
+
+OLD_ORDER = (
+    '{"type":"record","name":"R","namespace":"n","fields":[{"type":"int","name":"a","default":1,'
+    '"order":"ascending"},{"type":{"type":"enum","name":"E","symbols":["A"]},"name":"e"}]}'
+)
+
+
+def test_old_and_new_order_have_one_identity() -> None:
+    """A text stored in the older key order has the identity of today's canonical text."""
+    new = parse(OLD_ORDER).canonical
+    assert new != OLD_ORDER
+    assert identity(OLD_ORDER) == identity(new) == new
+    assert identity("not a schema") == "not a schema"
+
+
+LAX = '{"type":"record","name":"R","namespace":"com.x-y","fields":[{"name":"a","type":"int"}]}'
+
+
+def test_stored_schemas_are_not_validated() -> None:
+    """A stored schema parses whatever its names and defaults, as Confluent reads stored ones."""
+    text = json.dumps(
+        record("x.R-1", ("b-c", {"type": "fixed", "name": "F-2", "size": 1}), default=7)
+    )
+    assert parse_canonical(text).avro.fullname == "x.R-1"
+    enum = {"type": "enum", "name": "E-1", "symbols": ["a-b"], "default": "zz"}
+    assert parse_canonical(json.dumps(enum)).avro.fullname == "E-1"
+    # (the avro package checks the symbols of an enum inside a record regardless)
+    assert parse_canonical(LAX).avro.fullname == "com.x-y.R"
+    assert identity(LAX) == LAX
+
+
+def test_lookups_check_simple_names_but_not_namespaces() -> None:
+    """As Confluent checks a schema that is not new: Unicode simple names, any namespace."""
+    assert parse(LAX, new=False).canonical == LAX
+    assert parse(json.dumps(record("Ré", ("é1", "int"))), new=False)
+    for bad in (
+        record("R", ("a-b", "int")),
+        record("R-1", ("a", "int")),
+        {"type": "enum", "name": "E", "symbols": ["1A"]},
+        {"type": "enum", "name": "E", "symbols": ["A"], "default": "B"},
+    ):
+        with pytest.raises(InvalidSchema):
+            parse(json.dumps(bad), new=False)
+
+
+def test_new_schemas_check_names_and_namespaces() -> None:
+    """A schema to register is validated as Confluent validates new ones: ASCII names throughout."""
+    for bad in (LAX, json.dumps(record("R", ("é", "int"))), json.dumps(record("Ré", ("a", "int")))):
+        with pytest.raises(InvalidSchema):
+            parse(bad)
 
 
 def test_full_checks_both_directions() -> None:

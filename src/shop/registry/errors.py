@@ -19,6 +19,7 @@ class ErrorCode(IntEnum):
     INVALID_VERSION = 42202
     INVALID_COMPATIBILITY_LEVEL = 42203
     INVALID_SUBJECT = 42208
+    SCHEMA_TOO_LARGE = 42209
     STORE_ERROR = 50001
 
 
@@ -102,6 +103,16 @@ class IncompatibleSchema(RegistryError):
 class InvalidSchema(RegistryError):
     def __init__(self, message: str) -> None:
         super().__init__(422, ErrorCode.INVALID_SCHEMA, message)
+
+
+class SchemaTooLarge(RegistryError):
+    """Confluent's RestSchemaTooLargeException; by default its message when Kafka refuses the
+    record (the only case Confluent has), else one naming the limit that was passed."""
+
+    def __init__(
+        self, message: str = "Register operation failed because schema is too large"
+    ) -> None:
+        super().__init__(422, ErrorCode.SCHEMA_TOO_LARGE, message)
 
 
 class InvalidVersion(RegistryError):

@@ -1,4 +1,9 @@
-"""Parsing Avro schemas and the canonical text that decides whether two schemas are the same."""
+"""Parsing Avro schemas and the canonical text that decides whether two schemas are the same.
+
+Three strictnesses, as Confluent parses: a new schema (to register or to check) is validated in
+full; a schema to look up has its simple names checked but not its namespaces; a stored schema is
+not validated at all, since Confluent stores what its parser of the day let through.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,22 @@ import avro.errors
 import avro.schema
 
 from shop.registry import validation
-from shop.registry.errors import InvalidSchema
+from shop.registry.errors import InvalidSchema, SchemaTooLarge
 
 SUPPORTED_TYPES = ("AVRO",)
 # the avro package, canonical form and compatibility checker all recurse; a bound far above real
 # schemas keeps them inside Python's recursion limit (Jackson's default bound is 1000)
 MAX_JSON_DEPTH = 200
+# The avro package parses a record's fields and a union's branches in quadratic time, so their
+# number bounds the work: 10,000 fields in one record take 0.8 s to parse here, and a FULL check
+# of two of them 0.05 s more.
+MAX_FIELDS = 10_000
+# A text as sent; longer ones are refused before they are read.
+MAX_TEXT_LENGTH = 2 * 1024 * 1024
+# The canonical text as the _schemas record carries it (JSON-escaped, UTF-8): within the
+# producer's 1 MiB max_request_size with room for the key, the subject (twice, at most 8 KiB
+# by aiohttp's request-line limit) and the record's framing.
+MAX_STORED_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -57,33 +72,155 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse(text: str, schema_type: str = "AVRO", *, new: bool = True) -> ParsedSchema:
-    """Validate ``text`` as a schema of ``schema_type``; :class:`InvalidSchema` if it is not one.
+def count_fields(data: Any) -> int:
+    """Record fields and union branches in a schema's JSON, each one counted where it is written
+    (a named type used again by name costs nothing to parse)."""
+    count, pending = 0, [data]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):  # a union
+            count += len(node)
+            pending.extend(node)
+        elif isinstance(node, dict):
+            fields = node.get("fields")
+            if isinstance(fields, list):
+                count += len(fields)
+                pending.extend(field.get("type") for field in fields if isinstance(field, dict))
+            pending.extend(node.get(key) for key in ("type", "items", "values"))
+    return count
 
-    ``new`` schemas (to register or to check) must also have valid defaults; a lookup accepts
-    a schema stored before defaults were checked.
+
+def check_size(text: str, data: Any = None) -> None:
+    """:class:`SchemaTooLarge` if ``text``, or its JSON ``data`` once read, passes a limit."""
+    if len(text) > MAX_TEXT_LENGTH:
+        raise SchemaTooLarge(
+            f"Schema too large: {len(text)} characters, more than the {MAX_TEXT_LENGTH} "
+            "this registry reads"
+        )
+    if data is not None and (fields := count_fields(data)) > MAX_FIELDS:
+        raise SchemaTooLarge(
+            f"Schema too large: {fields} record fields and union branches, more than the "
+            f"{MAX_FIELDS} this registry parses"
+        )
+
+
+def parse(text: str, schema_type: str = "AVRO", *, new: bool = True) -> ParsedSchema:
+    """Validate ``text`` as a schema of ``schema_type``; :class:`InvalidSchema` if it is not one,
+    :class:`SchemaTooLarge` if it passes a limit.
+
+    ``new`` schemas (to register or to check) are validated as Confluent validates new ones:
+    names, namespaces, enum symbols and defaults. A lookup (``new=False``) is validated as
+    Confluent validates a schema that is not new: simple names only (not namespaces, not defaults),
+    so that a schema stored with a namespace such as ``com.x-y`` can be looked up.
     """
     if schema_type not in SUPPORTED_TYPES:
         raise InvalidSchema(f"Invalid schema type {schema_type}: only AVRO is supported")
+    check_size(text)
     try:
-        strict_json(text)
-        # the avro package warns (IgnoredLogicalType) where it drops an unusable logical type;
-        # validation.problems reports the ones that matter, the rest are Avro's "ignore it"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
-            parsed = avro.schema.parse(text)
-            found = validation.problems(parsed, defaults=new)
-            canonical = json.dumps(parsed.to_json(), separators=(",", ":"), ensure_ascii=False)
+        data = strict_json(text)
+        check_size(text, data)
+        parsed = _parse(text, validate=new)
+        found = validation.problems(parsed, new=new)
+        canonical = canonical_text(parsed)
     except (avro.errors.AvroException, ValueError, TypeError, AttributeError, KeyError) as exc:
         raise InvalidSchema(f"Invalid schema: {exc}") from None
     if found:
         raise InvalidSchema(f"Invalid schema: {'; '.join(found)}")
-    return parse_canonical(canonical)
+    if (stored := len(json.dumps(canonical, ensure_ascii=False).encode())) > MAX_STORED_BYTES:
+        raise SchemaTooLarge(
+            f"Schema too large: {stored} bytes as stored, more than the {MAX_STORED_BYTES} "
+            "a _schemas record holds"
+        )
+    return ParsedSchema(canonical, parsed)
 
 
 @lru_cache(maxsize=1024)
 def parse_canonical(canonical: str) -> ParsedSchema:
-    """A stored schema, parsed once and cached (stored schemas are valid by construction)."""
+    """A stored schema, parsed once and cached, without validation: Confluent does not validate
+    what it reads back, and a topic it wrote holds what its parser of the day accepted."""
+    return ParsedSchema(canonical, _parse(canonical, validate=False))
+
+
+@lru_cache(maxsize=4096)
+def identity(text: str) -> str:
+    """What decides whether two schema texts are the same schema: the canonical text of ``text``
+    parsed without validation (so texts stored in an older key order, or by Confluent, match
+    the canonical text :func:`parse` gives now); a text that does not parse is its own."""
+    try:
+        strict_json(text)
+        return canonical_text(_parse(text, validate=False))
+    except (avro.errors.AvroException, ValueError, TypeError, AttributeError, KeyError):
+        return text
+
+
+def _parse(text: str, validate: bool) -> avro.schema.Schema:
+    """The avro package's parse; ``validate`` checks names, namespaces and enum symbols.
+
+    It warns (IgnoredLogicalType) where it drops an unusable logical type; validation.problems
+    reports the ones that matter, the rest are Avro's "ignore it". catch_warnings swaps the
+    process's filters and parsing runs in threads, so a warning may escape as a printed line or
+    the filter outlive the block; neither matters, and a lock would make the loop wait for a
+    thread's parse wherever it parses a stored schema.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
-        return ParsedSchema(canonical, avro.schema.parse(canonical))
+        return avro.schema.parse(text, validate_enum_symbols=validate, validate_names=validate)
+
+
+def canonical_text(schema: avro.schema.Schema) -> str:
+    """Compact JSON of ``schema`` with its keys in the order of Avro Java's
+    ``Schema.toString()``, the text Confluent stores and clients compare."""
+    return json.dumps(_java_order(schema.to_json()), separators=(",", ":"), ensure_ascii=False)
+
+
+# Keys each kind of schema writes first and last in Avro Java's Schema.toJson, other properties
+# between them in the order they were read.
+_FIRST = {
+    "record": ("type", "name", "namespace", "doc", "fields"),
+    "error": ("type", "name", "namespace", "doc", "fields"),
+    "enum": ("type", "name", "namespace", "doc", "symbols", "default"),
+    "fixed": ("type", "name", "namespace", "doc", "size"),
+    "array": ("type", "items"),
+    "map": ("type", "values"),
+}
+_LAST = ("aliases",)
+_FIELD_FIRST = ("name", "type", "doc", "default", "order", "aliases")
+
+
+def _java_order(node: Any) -> Any:
+    """A schema's JSON (as the avro package writes it) in Avro Java's key order; defaults and
+    other properties are values, kept as they are."""
+    if isinstance(node, list):
+        return [_java_order(branch) for branch in node]
+    if not isinstance(node, dict):
+        return node
+    kind = node.get("type")
+    first = _FIRST.get(kind, ("type",)) if isinstance(kind, str) else ("type",)
+    last = _LAST if kind in ("record", "error", "enum", "fixed") else ()
+    ordered = _reorder(node, first, last)
+    for key in ("type", "items", "values"):
+        if key in ordered and key in first:
+            ordered[key] = _java_order(ordered[key])
+    if isinstance(ordered.get("fields"), list) and kind in ("record", "error"):
+        ordered["fields"] = [_field_order(field) for field in ordered["fields"]]
+    return ordered
+
+
+def _field_order(field: Any) -> Any:
+    if not isinstance(field, dict):
+        return field
+    ordered = _reorder(field, _FIELD_FIRST, ())
+    if ordered.get("order") == "ascending":
+        del ordered["order"]  # Avro Java writes only an order that is not the default
+    if "type" in ordered:
+        ordered["type"] = _java_order(ordered["type"])
+    return ordered
+
+
+def _reorder(node: dict[str, Any], first: tuple[str, ...], last: tuple[str, ...]) -> dict[str, Any]:
+    edges = (*first, *last)
+    return {
+        **{key: node[key] for key in first if key in node},
+        **{key: value for key, value in node.items() if key not in edges},
+        **{key: node[key] for key in last if key in node},
+    }

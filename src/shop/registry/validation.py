@@ -5,6 +5,11 @@ work (with a warning), and does not check defaults at all ("TODO(hammer)" in its
 schema registered with a default of the wrong type breaks every reader that needs the default, so
 new schemas are checked the way Confluent's registry checks them with ``avro.validate.defaults``:
 a default must match its field's type, and a union's default its first branch.
+
+A schema that is not new (a lookup) is parsed without the avro package's name checks and checked
+as Confluent checks it (``AvroSchemaUtils.validateNames``): the simple names of types, fields and
+enum symbols by Avro's ``UTF_VALIDATOR`` (letters, digits and ``_`` of any script), namespaces not
+at all.
 """
 
 from __future__ import annotations
@@ -21,25 +26,54 @@ INT_RANGE = range(-(2**31), 2**31)
 LONG_RANGE = range(-(2**63), 2**63)
 
 
-def problems(schema: avro.schema.Schema, defaults: bool) -> list[str]:
-    """Why ``schema`` is not valid Avro; ``defaults`` also checks every field's default."""
+def problems(schema: avro.schema.Schema, new: bool) -> list[str]:
+    """Why ``schema`` is not valid Avro; a ``new`` one also needs valid defaults and ASCII field
+    names (the parser checked its other names), one that is not needs Unicode simple names."""
     found: list[str] = []
     for node in _walk(schema):
         if _is_ignored_decimal(node):
             found.append(f"invalid decimal {node.to_json()}: check precision, scale and size")
         if isinstance(node, avro.schema.RecordSchema):
-            found += _field_problems(node, defaults)
+            found += _field_problems(node, new)
+        if not new and isinstance(node, avro.schema.NamedSchema):
+            found += _name_problems(node)
     return found
 
 
-def _field_problems(record: avro.schema.RecordSchema, defaults: bool) -> list[str]:
+def _field_problems(record: avro.schema.RecordSchema, new: bool) -> list[str]:
     found: list[str] = []
     for field in record.fields:
         where = f"field {field.name!r} of {record.fullname}"
-        if not FIELD_NAME.fullmatch(field.name):
+        if not (FIELD_NAME.fullmatch(field.name) if new else utf_name(field.name)):
             found.append(f"invalid name of {where}")
-        if defaults and field.has_default and not valid_default(field.type, field.default):
+        if new and field.has_default and not valid_default(field.type, field.default):
             found.append(f"invalid default {json.dumps(field.default)} of {where}")
+    return found
+
+
+def utf_name(name: str) -> bool:
+    """Avro Java's ``UTF_VALIDATOR``: a letter or ``_``, then letters, decimal digits or ``_``
+    (Java's ``isLetter`` and ``isDigit`` are Python's ``isalpha`` and ``isdecimal``)."""
+    return (
+        bool(name)
+        and (name[0].isalpha() or name[0] == "_")
+        and all(char.isalpha() or char.isdecimal() or char == "_" for char in name[1:])
+    )
+
+
+def _name_problems(named: avro.schema.NamedSchema) -> list[str]:
+    found: list[str] = []
+    if not utf_name(named.name):
+        found.append(f"invalid name {named.name!r} of {named.fullname}")
+    if isinstance(named, avro.schema.EnumSchema):
+        found += [
+            f"invalid symbol {symbol!r} of {named.fullname}"
+            for symbol in named.symbols
+            if not utf_name(symbol)
+        ]
+        default = named.props.get("default")
+        if default is not None and default not in named.symbols:
+            found.append(f"default {default!r} of {named.fullname} is not one of its symbols")
     return found
 
 
