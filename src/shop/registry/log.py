@@ -14,20 +14,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 
+from shop.errors import StartupError
 from shop.idle_fetch import pause_after_empty_fetches
-from shop.registry.errors import StoreUnavailable
+from shop.kafka import close_quietly
+from shop.registry.errors import SchemaTooLarge, StoreUnavailable
 from shop.registry.records import Record
 
 log = logging.getLogger(__name__)
 
 Apply = Callable[[bytes, bytes | None], None]
+T = TypeVar("T")
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -60,25 +68,52 @@ class SchemaLog:
         self._unsettled: asyncio.Future[Any] | None = None
 
     async def start(self) -> None:
-        """Create the topic if needed, then read it to its end before returning."""
+        """Create the topic if needed, then read it to its end before returning; each step
+        bounded by the timeout, else :class:`StartupError` naming it. The caller closes (see
+        :meth:`close`) whether start succeeded or not."""
         await self._ensure_topic()
-        await self._producer.start()
-        await self._consumer.start()
+        await self._starting(self._producer.start(), "starting the producer")
+        await self._starting(self._consumer.start(), "starting the consumer")
         self._consumer.assign([self._partition])
-        await self._consumer.seek_to_beginning(self._partition)
-        end = (await self._consumer.end_offsets([self._partition]))[self._partition]
+        await self._starting(
+            self._consumer.seek_to_beginning(self._partition), "seeking to the topic's start"
+        )
+        ends = await self._starting(
+            self._consumer.end_offsets([self._partition]), "reading the topic's end offset"
+        )
+        end = ends[self._partition]
         self._reader = asyncio.create_task(self._read(), name="registry-schemas-reader")
         self._reader.add_done_callback(_log_failure)
-        await self._wait_applied(end, "reading _schemas at start-up")
+        try:
+            await self._wait_applied(end, "reading _schemas at start-up")
+        except StoreUnavailable as exc:
+            raise StartupError(f"schema registry: {exc.message}") from None
         log.info("read %s to offset %d", self._partition.topic, end)
 
     async def close(self) -> None:
+        """Stop the reader, the consumer and the producer, each within the timeout, even when
+        another failed or the start never finished."""
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        await self._consumer.stop()
-        await self._producer.stop()
+        try:
+            await close_quietly(self._consumer.stop(), self._timeout, "_schemas consumer")
+        finally:
+            await close_quietly(self._producer.stop(), self._timeout, "_schemas producer")
+
+    async def _starting(self, call: Awaitable[T], doing: str) -> T:
+        try:
+            return await asyncio.wait_for(call, self._timeout)
+        except TopicAlreadyExistsError:
+            raise
+        except TimeoutError:
+            reason = f"no answer within {self._timeout:g} s"
+        except (KafkaError, OSError) as exc:
+            reason = repr(exc)
+        raise StartupError(
+            f"schema registry: {doing} for {self._partition.topic} at {self._bootstrap}: {reason}"
+        )
 
     async def sync(self) -> None:
         """Make the state in memory what the whole topic says now, before a write decision."""
@@ -112,6 +147,8 @@ class SchemaLog:
                 self._producer.send(topic, key=record.key, value=record.value, partition=0),
                 self._timeout,
             )
+        except MessageSizeTooLargeError:
+            raise SchemaTooLarge() from None  # over the producer's max_request_size
         except (TimeoutError, KafkaError) as exc:
             raise StoreUnavailable(f"producing to {topic} failed: {exc!r}") from None
         try:
@@ -121,6 +158,8 @@ class SchemaLog:
             raise StoreUnavailable(
                 f"producing to {topic}: no acknowledgement within {self._timeout:g} s"
             ) from None
+        except MessageSizeTooLargeError:
+            raise SchemaTooLarge() from None  # over the broker's or topic's max.message.bytes
         except KafkaError as exc:
             raise StoreUnavailable(f"producing to {topic} failed: {exc!r}") from None
         await self._wait_applied(metadata.offset + 1, "reading back a write")
@@ -149,18 +188,24 @@ class SchemaLog:
                 self._progress.notify_all()
 
     async def _ensure_topic(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-        await admin.start()
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._bootstrap, request_timeout_ms=int(self._timeout * 1000)
+        )
         try:
+            await self._starting(admin.start(), "connecting the admin client")
             topic = NewTopic(
                 self._partition.topic, 1, 1, topic_configs={"cleanup.policy": "compact"}
             )
             try:
-                response = await admin.create_topics([topic])
+                response = await self._starting(admin.create_topics([topic]), "creating the topic")
             except TopicAlreadyExistsError:
                 return
             for _, code, *_ in response.topic_errors:
                 if code and code != TopicAlreadyExistsError.errno:
-                    raise for_code(code)(f"cannot create {self._partition.topic}")
+                    error = for_code(code)
+                    raise StartupError(
+                        f"schema registry: Kafka refused to create {self._partition.topic}: "
+                        f"{error.__name__}"
+                    )
         finally:
-            await admin.close()
+            await close_quietly(admin.close(), self._timeout, "_schemas admin client")
