@@ -24,7 +24,7 @@ async def test_register_returns_id_and_lookups_find_it(api: Api) -> None:
     status, created = await api.call("POST", f"/subjects/{subject}/versions", body(schema))
     assert status == 200 and set(created) == {"id", "version", "guid"}
     schema_id = created["id"]
-    expected_text = '{"type":"record","name":"Reg","fields":[{"type":"int","name":"x"}]}'
+    expected_text = '{"type":"record","name":"Reg","fields":[{"name":"x","type":"int"}]}'
     guid = created["guid"]
     assert await api.call("GET", f"/schemas/ids/{schema_id}") == (
         200,
