@@ -1,10 +1,11 @@
 """Order events as Avro in the Confluent wire format, with schemas from the Schema Registry.
 
 Registration and unknown writer schemas need the registry (async, python-schema-registry-client);
-encoding with our registered schema and decoding any schema id seen before are plain fastavro
-work. Its AsyncAvroMessageSerializer is not used: its encode may fetch the schema again mid-request
-(raising an unmapped SerializerError) and its decode awaits per record, while the consumer's hot
-path decodes a whole batch without an await per record.
+encoding with our registered schema (:mod:`shop.event_avro`, written for it) and decoding any
+schema id seen before (fastavro) need no I/O. Its AsyncAvroMessageSerializer is not used: its
+encode may fetch the schema again mid-request (raising an unmapped SerializerError) and its decode
+awaits per record, while the consumer's hot path decodes a whole batch without an await per
+record.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from schema_registry.client import AsyncSchemaRegistryClient
 from schema_registry.client.errors import ClientError
 from schema_registry.client.schema import AvroSchema
 
-from shop import events
+from shop import event_avro, events
 from shop.errors import PoisonEvent, RegistryUnavailable, StartupError
 from shop.events import OrderEvent
 from shop.probe import SharedProbe
@@ -68,7 +69,6 @@ class OrderEventCodec:
         self._probe_client = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
         self.registry_probe = SharedProbe()
         self._schema = AvroSchema(order_event_schema())
-        self._writer = fastavro.parse_schema(order_event_schema())
         self._reader = fastavro.parse_schema(order_event_schema())
         self._schema_id: int | None = None
         self._decoders: dict[int, Decoder] = {}
@@ -98,10 +98,7 @@ class OrderEventCodec:
 
     def encode(self, event: OrderEvent) -> bytes:
         """The record value of ``event``: magic byte, schema id, Avro binary (no I/O)."""
-        buffer = io.BytesIO()
-        buffer.write(_HEADER.pack(MAGIC_BYTE, self.schema_id))
-        fastavro.schemaless_writer(buffer, self._writer, events.to_record(event))
-        return buffer.getvalue()
+        return _HEADER.pack(MAGIC_BYTE, self.schema_id) + event_avro.encode(event)
 
     async def decode_batch(self, values: Sequence[bytes | None]) -> list[OrderEvent | PoisonEvent]:
         """Decode every value, in order; an undecodable one becomes a :class:`PoisonEvent`.
