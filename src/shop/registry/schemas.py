@@ -8,6 +8,7 @@ not validated at all, since Confluent stores what its parser of the day let thro
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -131,6 +132,7 @@ def parse(text: str, schema_type: str = "AVRO", *, new: bool = True) -> ParsedSc
             f"Schema too large: {stored} bytes as stored, more than the {MAX_STORED_BYTES} "
             "a _schemas record holds"
         )
+    _produced(canonical)
     return ParsedSchema(canonical, parsed)
 
 
@@ -141,16 +143,38 @@ def parse_canonical(canonical: str) -> ParsedSchema:
     return ParsedSchema(canonical, _parse(canonical, validate=False))
 
 
-@lru_cache(maxsize=4096)
 def identity(text: str) -> str:
     """What decides whether two schema texts are the same schema: the canonical text of ``text``
     parsed without validation (so texts stored in an older key order, or by Confluent, match
-    the canonical text :func:`parse` gives now); a text that does not parse is its own."""
+    the canonical text :func:`parse` gives now); a text that does not parse is its own.
+
+    A canonical text :func:`parse` gave lately is its own identity without a parse: the database
+    asks on the event loop, and parsing a wide schema there again would stall it for a second.
+    """
+    return text if text in _PRODUCED else _parsed_identity(text)
+
+
+@lru_cache(maxsize=1024)
+def _parsed_identity(text: str) -> str:
     try:
         strict_json(text)
         return canonical_text(_parse(text, validate=False))
     except (avro.errors.AvroException, ValueError, TypeError, AttributeError, KeyError):
         return text
+
+
+# Canonical texts parse() gave (each its own identity), oldest first; parse runs in threads.
+_PRODUCED: dict[str, None] = {}
+_PRODUCED_MAX = 1024
+_PRODUCING = threading.Lock()
+
+
+def _produced(canonical: str) -> None:
+    with _PRODUCING:
+        _PRODUCED.pop(canonical, None)
+        _PRODUCED[canonical] = None
+        if len(_PRODUCED) > _PRODUCED_MAX:
+            del _PRODUCED[next(iter(_PRODUCED))]
 
 
 def _parse(text: str, validate: bool) -> avro.schema.Schema:
