@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import avro.schema
 import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker
 
@@ -148,6 +149,23 @@ JAVA_ORDER = [
         '{"type":"record","name":"D","fields":[{"name":"r","type":{"type":"record","name":"In",'
         '"fields":[{"name":"z","type":"int"},{"name":"a","type":"int"}]},"default":{"z":1,"a":2}}]}',
     ),
+    # names relative to the enclosing namespace, as Name.writeName and getQualified write them
+    (
+        {"type": "record", "name": "n.R", "aliases": ["n.Old", "o.Other"], "fields": [
+            {"name": "a", "type": {"type": "enum", "name": "E", "symbols": ["A"]}},
+            {"name": "b", "type": {"type": "fixed", "name": "o.F", "size": 1}},
+            {"name": "c", "type": "n.E"},
+            {"name": "d", "type": "o.F"},
+            {"name": "f", "type": {"type": "fixed", "name": "int", "size": 2}},
+            {"name": "g", "type": "n.int"},
+        ]},
+        '{"type":"record","name":"R","namespace":"n","fields":['
+        '{"name":"a","type":{"type":"enum","name":"E","symbols":["A"]}},'
+        '{"name":"b","type":{"type":"fixed","name":"F","namespace":"o","size":1}},'
+        '{"name":"c","type":"E"},{"name":"d","type":"o.F"},'
+        '{"name":"f","type":{"type":"fixed","name":"int","size":2}},{"name":"g","type":"n.int"}],'
+        '"aliases":["Old","o.Other"]}',
+    ),
 ]  # fmt: skip
 
 
@@ -171,6 +189,14 @@ def test_old_and_new_order_have_one_identity() -> None:
     assert new != OLD_ORDER
     assert identity(OLD_ORDER) == identity(new) == new
     assert identity("not a schema") == "not a schema"
+
+
+@pytest.mark.parametrize(("schema", "text"), JAVA_ORDER)
+def test_what_older_registries_stored_has_todays_identity(schema: Any, text: str) -> None:
+    """The text this registry stored before (the avro package's to_json, full names) and today's
+    canonical text are one schema to identity."""
+    stored = json.dumps(avro.schema.parse(json.dumps(schema)).to_json(), separators=(",", ":"))
+    assert identity(stored) == identity(text) == text
 
 
 LAX = '{"type":"record","name":"R","namespace":"com.x-y","fields":[{"name":"a","type":"int"}]}'

@@ -192,9 +192,10 @@ def _parse(text: str, validate: bool) -> avro.schema.Schema:
 
 
 def canonical_text(schema: avro.schema.Schema) -> str:
-    """Compact JSON of ``schema`` with its keys in the order of Avro Java's
-    ``Schema.toString()``, the text Confluent stores and clients compare."""
-    return json.dumps(_java_order(schema.to_json()), separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON of ``schema`` as Avro Java's ``Schema.toString()`` writes it, the text
+    Confluent stores and clients compare: its key order, namespaces and names relative to the
+    enclosing namespace, no ``"order": "ascending"``."""
+    return json.dumps(_java_form(schema.to_json(), None), separators=(",", ":"), ensure_ascii=False)
 
 
 # Keys each kind of schema writes first and last in Avro Java's Schema.toJson, other properties
@@ -207,38 +208,61 @@ _FIRST = {
     "array": ("type", "items"),
     "map": ("type", "values"),
 }
+_NAMED = ("record", "error", "enum", "fixed")
 _LAST = ("aliases",)
 _FIELD_FIRST = ("name", "type", "doc", "default", "order", "aliases")
+# Java writes a name in full where its short form would read as one of these (Name.shouldWriteFull)
+_TYPE_NAMES = frozenset(
+    {"record", "enum", "array", "map", "union", "fixed", "string", "bytes", "int", "long"}
+    | {"float", "double", "boolean", "null"}
+)
 
 
-def _java_order(node: Any) -> Any:
-    """A schema's JSON (as the avro package writes it) in Avro Java's key order; defaults and
-    other properties are values, kept as they are."""
+def _java_form(node: Any, namespace: str | None) -> Any:
+    """A schema's JSON as the avro package writes it (full names everywhere), in Avro Java's
+    form inside ``namespace``; defaults and other properties are values, kept as they are."""
     if isinstance(node, list):
-        return [_java_order(branch) for branch in node]
+        return [_java_form(branch, namespace) for branch in node]
+    if isinstance(node, str):
+        return _relative(node, namespace)
     if not isinstance(node, dict):
         return node
     kind = node.get("type")
-    first = _FIRST.get(kind, ("type",)) if isinstance(kind, str) else ("type",)
-    last = _LAST if kind in ("record", "error", "enum", "fixed") else ()
-    ordered = _reorder(node, first, last)
-    for key in ("type", "items", "values"):
-        if key in ordered and key in first:
-            ordered[key] = _java_order(ordered[key])
-    if isinstance(ordered.get("fields"), list) and kind in ("record", "error"):
-        ordered["fields"] = [_field_order(field) for field in ordered["fields"]]
+    if not isinstance(kind, str) or kind not in _FIRST:
+        return _reorder(node, ("type",), ())
+    ordered = _reorder(node, _FIRST[kind], _LAST if kind in _NAMED else ())
+    if kind in ("array", "map"):
+        key = "items" if kind == "array" else "values"
+        if key in ordered:
+            ordered[key] = _java_form(ordered[key], namespace)
+        return ordered
+    space = ordered.get("namespace") or None
+    if space == namespace:
+        ordered.pop("namespace", None)
+    elif space is None:  # a type outside any namespace, inside one
+        ordered = _reorder({**ordered, "namespace": ""}, _FIRST[kind], _LAST)
+    if isinstance(ordered.get("aliases"), list):
+        ordered["aliases"] = [_relative(alias, space) for alias in ordered["aliases"]]
+    if isinstance(ordered.get("fields"), list):
+        ordered["fields"] = [_field_form(field, space) for field in ordered["fields"]]
     return ordered
 
 
-def _field_order(field: Any) -> Any:
+def _field_form(field: Any, namespace: str | None) -> Any:
     if not isinstance(field, dict):
         return field
     ordered = _reorder(field, _FIELD_FIRST, ())
     if ordered.get("order") == "ascending":
         del ordered["order"]  # Avro Java writes only an order that is not the default
     if "type" in ordered:
-        ordered["type"] = _java_order(ordered["type"])
+        ordered["type"] = _java_form(ordered["type"], namespace)
     return ordered
+
+
+def _relative(name: str, namespace: str | None) -> str:
+    """A full name as Java writes it inside ``namespace`` (Name.getQualified)."""
+    space, _, short = name.rpartition(".")
+    return short if space and space == namespace and short not in _TYPE_NAMES else name
 
 
 def _reorder(node: dict[str, Any], first: tuple[str, ...], last: tuple[str, ...]) -> dict[str, Any]:
