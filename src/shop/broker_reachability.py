@@ -33,6 +33,8 @@ async def ensure_reachable(client: Any, topic: str, timeout_s: float = PROBE_TIM
     neither succeeds nor fails within ``timeout_s`` (a broker that hangs, a dropped packet): the
     write then goes on and waits, bounded, as it would have.
     """
+    if _connected(client):
+        return
     nodes = _candidates(client.cluster, topic)
     if not nodes:
         return
@@ -52,6 +54,13 @@ async def ensure_reachable(client: Any, topic: str, timeout_s: float = PROBE_TIM
         f"Kafka is unreachable (no broker accepts connections) while publishing to {topic}; "
         "try again later"
     )
+
+
+def _connected(client: Any) -> bool:
+    """Whether the client holds a live connection to any broker: the answer every write gets while
+    the cluster is there, read without building the candidates or arming a timer (aiokafka
+    0.12-0.14 internals: its connections by node id and group; ``ready`` reads the same)."""
+    return any(conn.connected() for conn in client._conns.values())
 
 
 def _candidates(cluster: Any, topic: str) -> list[Any]:
