@@ -85,3 +85,18 @@ async def test_a_subject_with_a_lax_namespace_is_checked_and_grows(
     assert status == 200 and created["version"] == 2, created
     status, refused = await api.call("POST", f"/subjects/{subject}/versions", body(FOLLOWING))
     assert (status, refused["error_code"]) == (422, 42201)
+
+
+async def test_a_schema_stored_in_an_older_key_order_is_the_same_schema(
+    api: Api, producer: AIOKafkaProducer
+) -> None:
+    """A text stored with each field's type before its name (this registry's order before it
+    took Avro Java's) is found by lookup, and registering the schema again adds no version."""
+    schema = {"type": "record", "name": "Old", "fields": [{"name": "a", "type": "int"}]}
+    old_order = '{"type":"record","name":"Old","fields":[{"type":"int","name":"a"}]}'
+    subject = await stored_by_confluent(api, producer, old_order)
+    status, found = await api.call("POST", f"/subjects/{subject}", body(schema))
+    assert (status, found["version"], found["schema"]) == (200, 1, old_order)
+    status, again = await api.call("POST", f"/subjects/{subject}/versions", body(schema))
+    assert (status, again["id"], again["version"]) == (200, found["id"], 1)
+    assert await api.call("GET", f"/subjects/{subject}/versions") == (200, [1])
