@@ -59,8 +59,9 @@ async def test_a_schema_over_the_field_limit_is_too_large(api: Api) -> None:
 
 
 async def test_other_requests_answer_while_a_large_schema_is_checked(api: Api) -> None:
-    """GET /subjects answers within a second, again and again, while the largest schema allowed
-    is parsed and checked FULL against a first version as large."""
+    """GET /subjects is answered again and again while the largest schema allowed is parsed and
+    checked FULL against a first version as large (on a stalled loop no answer could come before
+    the registration's)."""
     subject = unique("big-value")
     assert (await api.call("PUT", f"/config/{subject}", {"compatibility": "FULL"}))[0] == 200
     first = wide(MAX_FIELDS - 1)
@@ -74,7 +75,7 @@ async def test_other_requests_answer_while_a_large_schema_is_checked(api: Api) -
     answered = 0
     while not registering.done():
         started = time.monotonic()
-        async with asyncio.timeout(1.0):
+        async with asyncio.timeout(30):  # a guard against a hang, not a speed requirement
             status, _ = await api.call("GET", "/subjects")
         assert status == 200
         if not registering.done():
