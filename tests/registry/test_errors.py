@@ -308,3 +308,14 @@ async def test_version_and_id_must_be_plain_integers(api: Api) -> None:
         assert (status, error["error_code"]) == (404, 40403), missing
     status, error = await api.call("DELETE", f"/subjects/{subject}/versions/{'9' * 5000}")
     assert (status, error["error_code"]) == (422, 42202)
+
+
+async def test_a_schema_that_could_not_be_stored_as_json_is_invalid(api: Api) -> None:
+    """A lone surrogate (which UTF-8 cannot carry) and a number past a double's range (which
+    would be written back as Infinity) are 422/42201, not a 500 or a text no reader takes."""
+    subject = unique("unstorable-value")
+    surrogate = '{"type":"record","name":"S","doc":"\\ud800","fields":[]}'
+    huge = '{"type":"record","name":"H","fields":[{"name":"d","type":"double","default":1e400}]}'
+    for text in (surrogate, huge):
+        status, error = await api.call("POST", f"/subjects/{subject}/versions", {"schema": text})
+        assert (status, error["error_code"]) == (422, 42201), text

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from shop.registry import records, schemas
+from shop.registry import records
 from shop.registry.database import Database
 from shop.registry.keys import REGISTRY
 from shop.registry.log import SchemaLog
@@ -30,7 +30,7 @@ def registry_ctx(
     bootstrap_servers: str, topic: str, timeout: float
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        database = Database(schemas.identity)  # texts stored in an older key order still match
+        database = Database()
         log = SchemaLog(
             bootstrap_servers,
             topic,

@@ -6,11 +6,11 @@ and answers queries, raising Confluent's not-found errors.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from shop.registry.errors import SchemaNotFound, SubjectNotFound, VersionNotFound
 from shop.registry.guids import guid
+from shop.registry.schemas import identity
 from shop.registry.typedefs import DEFAULT_COMPATIBILITY, Compatibility, SchemaId, Subject, Version
 
 
@@ -30,13 +30,11 @@ class SchemaVersion:
 
 
 class Database:
-    """``identity`` maps a schema text to what decides that two texts are the same schema
-    (texts written in another key order by an older registry, say); by default the text."""
-
-    def __init__(self, identity: Callable[[str], str] = str) -> None:
-        self._identity = identity
+    def __init__(self) -> None:
         self._subjects: dict[Subject, dict[Version, SchemaVersion]] = {}
         self._max_version: dict[Subject, Version] = {}
+        # schemas.identity of each version's text, and the id of each identity
+        self._identities: dict[tuple[Subject, Version], str] = {}
         self._ids: dict[str, SchemaId] = {}
         self._guids: dict[str, SchemaId] = {}
         self._configs: dict[Subject | None, Compatibility] = {}
@@ -47,7 +45,9 @@ class Database:
     def put_version(self, entry: SchemaVersion) -> None:
         self._subjects.setdefault(entry.subject, {})[entry.version] = entry
         self._saw_version(entry.subject, entry.version)
-        self._ids.setdefault(self._identity(entry.schema), entry.schema_id)
+        key = identity(entry.schema)
+        self._identities[entry.subject, entry.version] = key
+        self._ids.setdefault(key, entry.schema_id)
         self._guids.setdefault(entry.guid, entry.schema_id)
         self._max_id = max(self._max_id, entry.schema_id)
 
@@ -55,6 +55,7 @@ class Database:
         self._saw_version(subject, version)  # a tombstone still tells which numbers were used
         versions = self._subjects.get(subject, {})
         versions.pop(version, None)
+        self._identities.pop((subject, version), None)
         if not versions:
             self._subjects.pop(subject, None)
 
@@ -84,9 +85,10 @@ class Database:
         """The highest id ever handed out (Confluent's ``maxId``)."""
         return self._max_id
 
-    def id_for(self, canonical: str) -> SchemaId | None:
-        """The id this schema has (or had) anywhere, for reuse across subjects."""
-        return self._ids.get(self._identity(canonical))
+    def id_for(self, schema_identity: str) -> SchemaId | None:
+        """The id the schema of this :func:`~shop.registry.schemas.identity` has (or had)
+        anywhere, for reuse across subjects."""
+        return self._ids.get(schema_identity)
 
     def id_for_guid(self, schema_guid: str) -> SchemaId | None:
         """The id of the schema with this guid, while some version holds it."""
@@ -150,12 +152,13 @@ class Database:
         raise VersionNotFound(version)
 
     def lookup(
-        self, subject: Subject, canonical: str, deleted: bool = False
+        self, subject: Subject, schema_identity: str, deleted: bool = False
     ) -> SchemaVersion | None:
-        """The newest version of ``subject`` holding this schema, if any."""
-        key = self._identity(canonical)
+        """The newest version of ``subject`` holding the schema of this identity, if any."""
         matches = [
-            entry for entry in self.listed(subject, deleted) if self._identity(entry.schema) == key
+            entry
+            for entry in self.listed(subject, deleted)
+            if self._identities[entry.subject, entry.version] == schema_identity
         ]
         return matches[-1] if matches else None
 

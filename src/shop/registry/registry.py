@@ -48,13 +48,13 @@ class Registry:
         """
         async with self._write_turn():
             db = self.database
-            existing = db.lookup(subject, schema.canonical)
+            existing = db.lookup(subject, schema.identity)
             if existing is not None:
                 return existing
             found = await self._problems(subject, schema, db.listed(subject))
             if found:
                 raise IncompatibleSchema(subject, found)
-            schema_id = db.id_for(schema.canonical) or db.next_id()
+            schema_id = db.id_for(schema.identity) or db.next_id()
             entry = SchemaVersion(subject, db.next_version(subject), schema_id, schema.canonical)
             await self._log.write(records.schema_record(entry))
             for old in db.listed(subject, deleted=True):

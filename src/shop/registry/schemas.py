@@ -7,8 +7,9 @@ not validated at all, since Confluent stores what its parser of the day let thro
 
 from __future__ import annotations
 
+import hashlib
 import json
-import threading
+import math
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,8 @@ MAX_TEXT_LENGTH = 2 * 1024 * 1024
 # producer's 1 MiB max_request_size with room for the key, the subject (twice, at most 8 KiB
 # by aiohttp's request-line limit) and the record's framing.
 MAX_STORED_BYTES = 1_000_000
+# Parsed stored schemas up to this length are cached: 512 of them hold well under 100 MB.
+CACHED_TEXT_LENGTH = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,14 @@ class ParsedSchema:
 
     canonical: str
     avro: avro.schema.Schema
+    identity: str  # see identity()
 
 
 def strict_json(text: str) -> Any:
     """``json.loads`` without Python's extensions (NaN, Infinity) and nested at most
     :data:`MAX_JSON_DEPTH` deep; ``ValueError`` otherwise."""
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except RecursionError:
         data = None
     else:
@@ -67,6 +71,15 @@ def _depth(data: Any) -> int:
         )
         pending.extend((child, level + 1) for child in children)
     return deepest
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; one past a double's range (1e400) would be written back as
+    Infinity, which no JSON reader takes."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of a double's range")
+    return number
 
 
 def _refuse_constant(name: str) -> Any:
@@ -123,58 +136,52 @@ def parse(text: str, schema_type: str = "AVRO", *, new: bool = True) -> ParsedSc
         parsed = _parse(text, validate=new)
         found = validation.problems(parsed, new=new)
         canonical = canonical_text(parsed)
+        # a lone surrogate ("\ud800") reads as JSON but cannot be stored: UnicodeEncodeError
+        stored = len(json.dumps(canonical, ensure_ascii=False).encode())
     except (avro.errors.AvroException, ValueError, TypeError, AttributeError, KeyError) as exc:
         raise InvalidSchema(f"Invalid schema: {exc}") from None
     if found:
         raise InvalidSchema(f"Invalid schema: {'; '.join(found)}")
-    if (stored := len(json.dumps(canonical, ensure_ascii=False).encode())) > MAX_STORED_BYTES:
+    if stored > MAX_STORED_BYTES:
         raise SchemaTooLarge(
             f"Schema too large: {stored} bytes as stored, more than the {MAX_STORED_BYTES} "
             "a _schemas record holds"
         )
-    _produced(canonical)
-    return ParsedSchema(canonical, parsed)
+    return ParsedSchema(canonical, parsed, identity(canonical))
 
 
-@lru_cache(maxsize=1024)
 def parse_canonical(canonical: str) -> ParsedSchema:
-    """A stored schema, parsed once and cached, without validation: Confluent does not validate
-    what it reads back, and a topic it wrote holds what its parser of the day accepted."""
-    return ParsedSchema(canonical, _parse(canonical, validate=False))
+    """A stored schema, without validation: Confluent does not validate what it reads back, and
+    a topic it wrote holds what its parser of the day accepted. Schemas of usual sizes are
+    parsed once and cached; a large one costs its parse every time rather than its memory."""
+    if len(canonical) <= CACHED_TEXT_LENGTH:
+        return _parse_stored(canonical)
+    return _parse_stored.__wrapped__(canonical)
+
+
+@lru_cache(maxsize=512)
+def _parse_stored(canonical: str) -> ParsedSchema:
+    return ParsedSchema(canonical, _parse(canonical, validate=False), identity(canonical))
 
 
 def identity(text: str) -> str:
-    """What decides whether two schema texts are the same schema: the canonical text of ``text``
-    parsed without validation (so texts stored in an older key order, or by Confluent, match
-    the canonical text :func:`parse` gives now); a text that does not parse is its own.
+    """What decides whether two schema texts hold the same schema: a digest of the text's JSON
+    in Avro Java's form (full or relative names, ``"order": "ascending"``), keys sorted. A text
+    this registry stored before it took Avro Java's form (the avro package's ``to_json``) thus
+    has the identity of today's canonical text of its schema. A text that is not JSON is its own.
 
-    A canonical text :func:`parse` gave lately is its own identity without a parse: the database
-    asks on the event loop, and parsing a wide schema there again would stall it for a second.
+    No avro parse: the database asks on the event loop, for every record it reads.
     """
-    return text if text in _PRODUCED else _parsed_identity(text)
-
-
-@lru_cache(maxsize=1024)
-def _parsed_identity(text: str) -> str:
     try:
-        strict_json(text)
-        return canonical_text(_parse(text, validate=False))
-    except (avro.errors.AvroException, ValueError, TypeError, AttributeError, KeyError):
-        return text
-
-
-# Canonical texts parse() gave (each its own identity), oldest first; parse runs in threads.
-_PRODUCED: dict[str, None] = {}
-_PRODUCED_MAX = 1024
-_PRODUCING = threading.Lock()
-
-
-def _produced(canonical: str) -> None:
-    with _PRODUCING:
-        _PRODUCED.pop(canonical, None)
-        _PRODUCED[canonical] = None
-        if len(_PRODUCED) > _PRODUCED_MAX:
-            del _PRODUCED[next(iter(_PRODUCED))]
+        normal = json.dumps(
+            _java_form(json.loads(text), None),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+        normal = text
+    return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _parse(text: str, validate: bool) -> avro.schema.Schema:

@@ -65,7 +65,7 @@ async def lookup(request: web.Request) -> web.Response:
     subject, deleted = params.subject(request), params.flag(request, "deleted")
     db.versions(subject, deleted)  # an unknown subject is 40401 before the schema is judged
     schema = await params.schema(await params.body(request), new=False)
-    entry = db.lookup(subject, schema.canonical, deleted)
+    entry = db.lookup(subject, schema.identity, deleted)
     if entry is None:
         raise SchemaNotFound()
     return reply(described(entry))
@@ -127,10 +127,13 @@ async def get_schema(request: web.Request) -> web.Response:
     db = get_registry(request).database
     schema_id = params.schema_id(request)
     text = db.schema(schema_id)
-    subject = request.query.get("subject")
-    if subject and not any(entry.subject == subject for entry in db.usages(schema_id, True)):
-        raise SchemaNotFound(f"Schema {schema_id} not found under subject '{subject}'")
     answer: dict[str, Any] = {"guid": guid(text), "schema": text}
+    if subject := request.query.get("subject"):
+        # Confluent names a version holding the id: under that subject if one does, else any
+        # (a deserializer asks with its topic's subject, which a shared schema may not be under)
+        holders = db.usages(schema_id, deleted=True)
+        holder = next((entry for entry in holders if entry.subject == subject), holders[0])
+        answer |= {"subject": holder.subject, "version": holder.version}
     if params.flag(request, "fetchMaxId"):
         answer["maxId"] = db.max_id()
     return reply(answer)
