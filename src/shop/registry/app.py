@@ -13,6 +13,7 @@ from shop.registry.log import SchemaLog
 from shop.registry.middleware import errors_as_json
 from shop.registry.registry import Registry
 from shop.registry.routes import setup_routes
+from shop.registry.work import schema_work
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -37,11 +38,12 @@ def registry_ctx(
             timeout,
             lambda key, value: records.apply(database, key, value),
         )
-        try:
-            await log.start()  # the app serves only once the topic is read to its end
-            app[REGISTRY] = Registry(database, log)
-            yield
-        finally:
-            await log.close()
+        with schema_work() as work:
+            try:
+                await log.start()  # the app serves only once the topic is read to its end
+                app[REGISTRY] = Registry(database, log, work, timeout)
+                yield
+            finally:
+                await log.close()
 
     return ctx

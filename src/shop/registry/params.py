@@ -15,7 +15,7 @@ from shop.registry.errors import (
     InvalidSubject,
     InvalidVersion,
 )
-from shop.registry.schemas import ParsedSchema, parse, strict_json
+from shop.registry.schemas import strict_json
 from shop.registry.typedefs import Compatibility, SchemaId, Subject, Version
 
 ACCEPTED_CONTENT_TYPES = frozenset(
@@ -119,9 +119,9 @@ async def body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-async def schema(data: dict[str, Any], *, new: bool = True) -> ParsedSchema:
-    """The body's schema, parsed in a worker thread so that a large one never stalls the loop;
-    ``new`` ones (not a lookup) must also have valid defaults."""
+def schema_text(data: dict[str, Any]) -> tuple[str, str]:
+    """The body's schema text and type, once the body's shape is right (the text is parsed by
+    :meth:`~shop.registry.registry.Registry.parse`)."""
     text, schema_type = data.get("schema"), data.get("schemaType") or "AVRO"
     if text is not None and not isinstance(text, str):
         raise InvalidSchema("The schema must be a JSON string holding the schema text")
@@ -131,7 +131,7 @@ async def schema(data: dict[str, Any], *, new: bool = True) -> ParsedSchema:
         raise InvalidSchema(f"Invalid schema type {schema_type!r}")
     if data.get("references"):
         raise InvalidSchema("Schema references are not supported by this registry")
-    return await asyncio.to_thread(parse, text, schema_type, new=new)
+    return text, schema_type
 
 
 def compatibility(data: dict[str, Any]) -> Compatibility:

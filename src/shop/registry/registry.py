@@ -16,6 +16,7 @@ from shop.registry import compatibility, records
 from shop.registry.database import Database, SchemaVersion
 from shop.registry.errors import (
     IncompatibleSchema,
+    OperationTimedOut,
     SubjectNotFound,
     SubjectNotSoftDeleted,
     SubjectSoftDeleted,
@@ -24,21 +25,39 @@ from shop.registry.errors import (
     VersionSoftDeleted,
 )
 from shop.registry.log import SchemaLog
-from shop.registry.schemas import ParsedSchema, parse_canonical
+from shop.registry.schemas import ParsedSchema, parse, parse_canonical
 from shop.registry.typedefs import Compatibility, Subject, Version
+from shop.registry.work import SchemaWork
 
 
 class Registry:
-    def __init__(self, database: Database, log: SchemaLog) -> None:
+    def __init__(
+        self, database: Database, log: SchemaLog, work: SchemaWork, timeout: float
+    ) -> None:
         self.database = database
         self._log = log
+        self._work = work
+        self._timeout = timeout
         self._writing = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:
-        async with self._writing:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._writing.acquire()
+        except TimeoutError:
+            raise OperationTimedOut(
+                f"earlier writes held the store for {self._timeout:g} s"
+            ) from None
+        try:
             await self._log.sync()
             yield
+        finally:
+            self._writing.release()
+
+    async def parse(self, text: str, schema_type: str, *, new: bool) -> ParsedSchema:
+        """``text`` parsed (see :func:`~shop.registry.schemas.parse`), off the loop if large."""
+        return await self._work.run(len(text), parse, text, schema_type, new=new)
 
     async def register(self, subject: Subject, schema: ParsedSchema) -> SchemaVersion:
         """The version of ``subject`` holding ``schema``, registered as a new one if needed.
@@ -96,7 +115,8 @@ class Registry:
         if level is Compatibility.NONE or not olds:
             return []  # nothing to parse: an old schema Confluent stored may not parse here
         texts = [entry.schema for entry in olds]
-        return await asyncio.to_thread(_problems, level, schema, texts)
+        size = len(schema.canonical) + sum(map(len, texts))
+        return await self._work.run(size, _problems, level, schema, texts)
 
     async def delete_subject(self, subject: Subject, permanent: bool) -> list[Version]:
         async with self._write_turn():

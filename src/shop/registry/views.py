@@ -54,17 +54,20 @@ async def list_versions(request: web.Request) -> web.Response:
 
 
 async def register(request: web.Request) -> web.Response:
-    subject = params.subject(request)
-    schema = await params.schema(await params.body(request))
-    entry = await get_registry(request).register(subject, schema)
+    registry, subject = get_registry(request), params.subject(request)
+    text, schema_type = params.schema_text(await params.body(request))
+    schema = await registry.parse(text, schema_type, new=True)
+    entry = await registry.register(subject, schema)
     return reply({"id": entry.schema_id, "version": entry.version, "guid": entry.guid})
 
 
 async def lookup(request: web.Request) -> web.Response:
-    db = get_registry(request).database
+    registry = get_registry(request)
+    db = registry.database
     subject, deleted = params.subject(request), params.flag(request, "deleted")
     db.versions(subject, deleted)  # an unknown subject is 40401 before the schema is judged
-    schema = await params.schema(await params.body(request), new=False)
+    text, schema_type = params.schema_text(await params.body(request))
+    schema = await registry.parse(text, schema_type, new=False)
     entry = db.lookup(subject, schema.identity, deleted)
     if entry is None:
         raise SchemaNotFound()
@@ -187,7 +190,8 @@ async def check_compatibility(request: web.Request) -> web.Response:
     olds = registry.compatibility_targets(subject, version, all_versions)
     verbose = params.flag(request, "verbose")
     try:
-        schema = await params.schema(await params.body(request))
+        text, schema_type = params.schema_text(await params.body(request))
+        schema = await registry.parse(text, schema_type, new=True)
     except InvalidSchema as exc:
         if not verbose:
             raise
