@@ -319,3 +319,19 @@ async def test_a_schema_that_could_not_be_stored_as_json_is_invalid(api: Api) ->
     for text in (surrogate, huge):
         status, error = await api.call("POST", f"/subjects/{subject}/versions", {"schema": text})
         assert (status, error["error_code"]) == (422, 42201), text
+
+
+async def test_reserved_subjects_and_digits_java_does_not_read(api: Api) -> None:
+    """__GLOBAL and __EMPTY are Confluent's own names (42208); a digit outside the Basic
+    Multilingual Plane is no digit to Java's parseInt (422/42202 as a version, 404 as an id)."""
+    schema = body(record("Reserved", ("x", "int")))
+    for reserved in ("__GLOBAL", "__EMPTY"):
+        status, error = await api.call("POST", f"/subjects/{reserved}/versions", schema)
+        assert (status, error["error_code"]) == (422, 42208), reserved
+    subject = unique("bmp-value")
+    assert (await api.call("POST", f"/subjects/{subject}/versions", schema))[0] == 200
+    bold_one = "\N{MATHEMATICAL BOLD DIGIT ONE}"
+    status, error = await api.call("GET", f"/subjects/{subject}/versions/{bold_one}")
+    assert (status, error["error_code"]) == (422, 42202)
+    status, error = await api.call("GET", f"/schemas/ids/{bold_one}")
+    assert (status, error["error_code"]) == (404, 404)

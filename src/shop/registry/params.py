@@ -27,6 +27,8 @@ ACCEPTED_CONTENT_TYPES = frozenset(
     }
 )
 SMALL_BODY = 64 * 1024
+# names Confluent keeps for its global config and mode (QualifiedSubject.isValidSubject)
+RESERVED_SUBJECTS = frozenset({"__GLOBAL", "__EMPTY"})
 MAX_PAGE = 1000  # Confluent's schema.search.default.limit and .max.limit
 JAVA_INT = range(-(2**31), 2**31)
 # what Java's Integer.parseInt takes: a sign, then decimal digits of any script (as int() takes
@@ -42,6 +44,8 @@ def subject(request: web.Request) -> Subject:
         raise InvalidSubject("it contains control characters")
     if name.startswith(":."):
         raise InvalidSubject("contexts are not supported")
+    if name in RESERVED_SUBJECTS:
+        raise InvalidSubject(f"{name} is reserved")
     return Subject(name)
 
 
@@ -73,7 +77,10 @@ def schema_id(request: web.Request) -> SchemaId:
 
 def java_int(text: str) -> int | None:
     """``text`` as Java's ``Integer.valueOf`` reads it, or ``None`` where that would throw."""
-    if not INTEGER.fullmatch(text) or (number := int(text)) not in JAVA_INT:
+    # Java reads a digit from one UTF-16 unit: none outside the Basic Multilingual Plane
+    if not INTEGER.fullmatch(text) or max(map(ord, text)) > 0xFFFF:
+        return None
+    if (number := int(text)) not in JAVA_INT:
         return None
     return number
 
