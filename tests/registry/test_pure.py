@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from typing import Any
 
 import avro.schema
 import pytest
-from avro.compatibility import ReaderWriterCompatibilityChecker
+from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
 from shop.registry import compatibility, records, schemas
 from shop.registry.database import Database, SchemaVersion
@@ -249,17 +251,36 @@ def test_full_checks_both_directions() -> None:
     assert compatibility.problems(Compatibility.NONE, new, [old]) == []
 
 
-def _answers(
-    checker: ReaderWriterCompatibilityChecker, reader: Any, writer: Any
-) -> tuple[Any, ...]:
-    result = checker.get_compatibility(
-        parse(json.dumps(reader)).avro, parse(json.dumps(writer)).avro
-    )
+def _java_wording(message: str) -> str:
+    """An avro package message as Avro Java words it: upper-case types, a sorted symbol list."""
+    if message.startswith("{'"):
+        return "[" + ", ".join(sorted(ast.literal_eval(message))) + "]"
+    if match := re.fullmatch(r"reader type: (\w+) not compatible with writer type: (\w+)", message):
+        reader, writer = match.groups()
+        return f"reader type: {reader.upper()} not compatible with writer type: {writer.upper()}"
+    if match := re.fullmatch(r"reader union lacking writer type:? (\w+)", message):
+        return f"reader union lacking writer type: {match.group(1).upper()}"
+    return message
+
+
+def _answers(reader: Any, writer: Any) -> tuple[Any, ...]:
+    """The avro package's answer, and ours in the same terms: verdict, kinds, messages and
+    locations as sets (the package merges a compatible part's location "/" into its set)."""
+    reader, writer = parse(json.dumps(reader)).avro, parse(json.dumps(writer)).avro
+    theirs = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+    ours, more = compatibility.Checker().problems(reader, writer)
+    assert not more
+    locations = {problem.location for problem in ours}
     return (
-        result.compatibility,
-        sorted(kind.name for kind in result.incompatibilities),
-        sorted(result.messages),
-        sorted(result.locations),
+        theirs.compatibility is SchemaCompatibilityType.compatible,
+        {kind for kind in theirs.incompatibilities},
+        {_java_wording(message) for message in theirs.messages},
+        theirs.locations - {"/"} <= locations <= theirs.locations,
+    ), (
+        not ours,
+        {problem.kind for problem in ours},
+        {problem.message for problem in ours},
+        True,
     )
 
 
@@ -278,12 +299,140 @@ CHECKED_PAIRS = [
         record("S", ("a", "string")),
     ),
     (LIST, {**LIST, "fields": [*LIST["fields"], {"name": "v", "type": "int"}]}),
+    ({"type": "fixed", "name": "F", "size": 2}, {"type": "fixed", "name": "G", "size": 3}),
+    (
+        [{"type": "fixed", "name": f"n{i}.F", "size": 1, "aliases": ["m.F"]} for i in range(3)],
+        [{"type": "fixed", "name": f"{space}.F", "size": 2} for space in ("n1", "m", "x")],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("reader", "writer"), CHECKED_PAIRS)
 def test_checker_answers_as_the_avro_package_does(reader: Any, writer: Any) -> None:
-    """The linear checker gives the avro package's verdict, messages and locations."""
+    """The linear checker gives the avro package's verdict, kinds, messages and locations."""
     for first, second in ((reader, writer), (writer, reader)):
-        expected = _answers(ReaderWriterCompatibilityChecker(), first, second)
-        assert _answers(compatibility.Checker(), first, second) == expected
+        theirs, ours = _answers(first, second)
+        assert ours == theirs
+
+
+def _messages(level: Compatibility, new: Any, old: Any) -> list[str]:
+    return compatibility.problems(level, parse(json.dumps(new)).avro, [parse(json.dumps(old)).avro])
+
+
+def test_each_incompatibility_is_one_confluent_message() -> None:
+    """Each message pairs one kind with its own description, path and detail, worded as
+    Confluent's Difference with the new and old schemas in their roles."""
+    old = record("R", ("a", {"type": "fixed", "name": "F", "size": 2}), ("b", "int"))
+    new = record("R", ("a", {"type": "fixed", "name": "G", "size": 3}), ("c", "string"))
+    assert _messages(Compatibility.FULL, new, old) == [
+        # FULL checks the old schema reading the new one first, as Confluent does
+        "{errorType:'NAME_MISMATCH', description:'The name of the schema has changed "
+        "(path '/fields/0/type/name')', additionalInfo:'expected: G'}",
+        "{errorType:'FIXED_SIZE_MISMATCH', description:'The size of FIXED type field at path "
+        "'/fields/0/type/size' in the old schema does not match with the new schema', "
+        "additionalInfo:'expected: 3, found: 2'}",
+        "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'b' at path "
+        "'/fields/1' in the old schema has no default value and is missing in the new schema', "
+        "additionalInfo:'b'}",
+        "{errorType:'NAME_MISMATCH', description:'The name of the schema has changed "
+        "(path '/fields/0/type/name')', additionalInfo:'expected: F'}",
+        "{errorType:'FIXED_SIZE_MISMATCH', description:'The size of FIXED type field at path "
+        "'/fields/0/type/size' in the new schema does not match with the old schema', "
+        "additionalInfo:'expected: 2, found: 3'}",
+        "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'c' at path "
+        "'/fields/1' in the new schema has no default value and is missing in the old schema', "
+        "additionalInfo:'c'}",
+    ]
+    enum = {"type": "enum", "name": "E", "symbols": ["A"]}
+    assert _messages(Compatibility.BACKWARD, enum, {**enum, "symbols": ["C", "A", "B"]}) == [
+        "{errorType:'MISSING_ENUM_SYMBOLS', description:'The new schema is missing enum symbols "
+        "'[B, C]' at path '/symbols' in the old schema', additionalInfo:'[B, C]'}",
+    ]
+    assert _messages(Compatibility.BACKWARD, ["null", "int"], ["string", "int"]) == [
+        "{errorType:'MISSING_UNION_BRANCH', description:'The new schema is missing a type inside "
+        "a union field at path '/0' in the old schema', "
+        "additionalInfo:'reader union lacking writer type: STRING'}",
+    ]
+    assert _messages(Compatibility.BACKWARD, "int", "string") == [
+        "{errorType:'TYPE_MISMATCH', description:'The type (path '/') of a field in the new schema "
+        "does not match with the old schema', "
+        "additionalInfo:'reader type: INT not compatible with writer type: STRING'}",
+    ]
+
+
+def test_answer_size_is_linear_in_the_incompatibilities() -> None:
+    """N fields without defaults give N messages of about 200 bytes each, at any N."""
+    sizes = {}
+    for count in (1000, 3000):
+        new = json.loads(wide(count))
+        messages = _messages(Compatibility.BACKWARD, new, record("Wide"))
+        assert len(messages) == count
+        assert all(f"'f{i}'" in message for i, message in enumerate(messages))
+        sizes[count] = sum(map(len, messages))
+    assert sizes[1000] < 1000 * 200
+    assert sizes[3000] < 3 * sizes[1000] * 1.05
+
+
+def _nested(depth: int, leaf: tuple[str, str] | None) -> dict[str, Any]:
+    """A record whose two fields share a record type, which has two fields of the next, down
+    to ``depth``: 2**depth paths to the leaf record through its written-once definitions."""
+    inner: dict[str, Any] = record(f"L{depth}", *([leaf] if leaf else []))
+    for level in reversed(range(depth)):
+        inner = record(f"L{level}", ("a", inner), ("b", f"L{level + 1}"))
+    return inner
+
+
+def test_a_reused_named_type_reports_its_problems_once() -> None:
+    """A pair of named types met at 2**30 paths is reported once (Avro Java repeats it at each)."""
+    messages = _messages(Compatibility.BACKWARD, _nested(30, ("x", "int")), _nested(30, None))
+    assert len(messages) == 1 and "'x'" in messages[0]
+
+
+def test_union_of_same_named_branches_matches_in_union_order() -> None:
+    """A reader union of many fixed types named F reads each writer branch by name or alias."""
+    union = [{"type": "fixed", "name": f"n{i}.F", "size": 1} for i in range(2000)]
+    reader, writer = parse(json.dumps(union)).avro, parse(json.dumps(union[::-1])).avro
+    assert compatibility.Checker().problems(reader, writer) == ([], False)
+    sized = [{**branch, "size": 2} for branch in union[:3]]
+    aliased = [{"type": "fixed", "name": "n9.G", "size": 2, "aliases": ["n1.F"]}]
+    problems, _ = compatibility.Checker().problems(
+        parse(json.dumps(union[:1000] + aliased)).avro, parse(json.dumps(sized)).avro
+    )
+    assert [problem.location for problem in problems] == ["/0", "/2"]
+
+
+def test_an_answer_lists_at_most_max_problems_then_says_so() -> None:
+    """A record type read against many writer types has fields times types problems: the answer
+    lists MAX_PROBLEMS of them and a note, not all (Confluent would list every one)."""
+    fields, uses = 400, 30
+    inner = record("In", *((f"x{j}", "int") for j in range(fields)))
+    new = record("R", ("g0", inner), *((f"g{i}", "In") for i in range(1, uses)))
+    old = record("R", *((f"g{i}", record(f"n{i}.In")) for i in range(uses)))
+    messages = _messages(Compatibility.BACKWARD, new, old)
+    assert fields * uses > compatibility.MAX_PROBLEMS
+    assert len(messages) == compatibility.MAX_PROBLEMS + 1
+    assert messages[-1] == compatibility.TOO_MANY.format(compatibility.MAX_PROBLEMS)
+
+
+def test_a_long_message_is_cut() -> None:
+    """Missing enum symbols are listed sorted, up to MAX_MESSAGE_LENGTH characters."""
+    symbols = [f"S{i:05}" for i in reversed(range(5000))]
+    enum = {"type": "enum", "name": "E", "symbols": ["Z"]}
+    checker = compatibility.Checker()
+    (problem,), _ = checker.problems(
+        parse(json.dumps(enum)).avro, parse(json.dumps({**enum, "symbols": symbols})).avro
+    )
+    assert problem.message.startswith("[S00000, S00001, ")
+    assert len(problem.message) == compatibility.MAX_MESSAGE_LENGTH + len("...")
+
+
+def test_transitive_answers_the_newest_incompatible_version() -> None:
+    """As Confluent's CompatibilityChecker: newest version first, stopping at the first with
+    problems."""
+    versions = [record("R", ("a", "int")), record("R", ("b", "int")), record("R", ("a", "long"))]
+    live = [parse(json.dumps(version)).avro for version in versions]
+    new = parse(json.dumps(record("R", ("a", "int"), ("b", "int")))).avro
+    newest, *_ = compatibility.problems(Compatibility.BACKWARD_TRANSITIVE, new, live)
+    assert "TYPE_MISMATCH" in newest
+    (second,) = compatibility.problems(Compatibility.BACKWARD_TRANSITIVE, new, live[:2])
+    assert "The field 'a' at path '/fields/0'" in second

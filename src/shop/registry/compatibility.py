@@ -1,24 +1,22 @@
-"""Schema compatibility as pure functions over parsed schemas, using the ``avro`` checker.
+"""Schema compatibility as pure functions over parsed schemas, with the ``avro`` package's verdicts
+and Confluent's messages.
 
 BACKWARD: the new schema reads data written with the old one. FORWARD: the old schema reads data
 written with the new one. FULL: both. The ``_TRANSITIVE`` forms check against every live version,
-the others against the latest only.
+newest first, and answer the problems with the first incompatible one; the others check against
+the latest only.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import avro.schema
-from avro.compatibility import (
-    CompatibleResult,
-    ReaderWriterCompatibilityChecker,
-    SchemaCompatibilityResult,
-    SchemaCompatibilityType,
-    SchemaIncompatibilityType,
-    incompatible,
-)
+from avro.compatibility import SchemaIncompatibilityType, schema_name_equals
 
 from shop.registry.typedefs import Compatibility
 
@@ -39,121 +37,268 @@ _FORWARD = {
     Compatibility.FULL,
     Compatibility.FULL_TRANSITIVE,
 }
-_COMPATIBLE = SchemaCompatibilityType.compatible
-_INCOMPATIBLE = SchemaCompatibilityType.incompatible
+_PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+# what a reader of each type also reads, as Avro's schema resolution promotes
+_PROMOTIONS = {
+    "long": {"int"},
+    "float": {"int", "long"},
+    "double": {"int", "long", "float"},
+    "bytes": {"string"},
+    "string": {"bytes"},
+}
+_UNNAMED = ("unnamed", "", "")
+
+# Bounds on one answer. Confluent has none, but one pair of schemas within every size limit can
+# have more incompatibilities than it has fields (a record type read against many writer types
+# lists its fields for each), and a message can repeat a long part of the other schema (a writer
+# enum's symbols, at each reader enum that lacks them), so an unbounded answer can reach
+# gigabytes. MAX_PROBLEMS lists every field of the widest record allowed (MAX_FIELDS).
+MAX_PROBLEMS = 10_000
+MAX_MESSAGE_LENGTH = 500
+TOO_MANY = "More incompatibilities were found; at most {} are listed"
 
 # a union's branches, with their positions, by what a writer must have to match them
 Branches = dict[tuple[str, str, str], list[tuple[int, avro.schema.Schema]]]
 
 
-class Checker(ReaderWriterCompatibilityChecker):
-    """The avro package's checker, with its answers and without its quadratic costs.
+class Problem(NamedTuple):
+    """One incompatibility, as Avro Java's ``SchemaCompatibility.Incompatibility`` has it."""
 
-    Its memo hashes a (reader, writer) pair as ``id(reader) ^ id(writer)``, which collides for
+    kind: SchemaIncompatibilityType
+    message: str
+    location: str
+
+
+@dataclass(eq=False, slots=True)
+class Found:
+    """What one (reader, writer) pair gives: its own problems and the answers of the pairs it
+    checked, shared rather than copied (a named type met again reuses its pair's answer)."""
+
+    parts: list[Problem | Found]
+
+    @property
+    def compatible(self) -> bool:
+        return not self.parts
+
+
+COMPATIBLE = Found([])
+
+
+def _found(*parts: Problem | Found) -> Found:
+    kept = [part for part in parts if isinstance(part, Problem) or part.parts]
+    return Found(kept) if kept else COMPATIBLE
+
+
+def _problem(
+    kind: SchemaIncompatibilityType, message: str, location: list[str], *tokens: str
+) -> Problem:
+    """``location`` and ``tokens`` as Avro writes a location: ``/`` alone or ``/fields/0/type``;
+    a message longer than MAX_MESSAGE_LENGTH is cut there."""
+    if len(message) > MAX_MESSAGE_LENGTH:
+        message = message[:MAX_MESSAGE_LENGTH] + "..."
+    return Problem(kind, message, "/" + "/".join([*location[1:], *tokens]))
+
+
+# stands for the problems found beyond MAX_PROBLEMS
+_OVERFLOW = Problem(SchemaIncompatibilityType.type_mismatch, "", "")
+
+
+class Checker:
+    """The avro package's reader-writer check with its verdicts, in linear time and memory.
+
+    Each problem is kept with its own kind, message and location (the avro package merges them
+    into three separate sets, so a message cannot be told its location), and a pair's answer
+    holds those of the pairs it checked instead of copying them. The avro package's quadratic
+    costs are gone: its memo hashes a pair as ``id(reader) ^ id(writer)``, which collides for
     most pairs of a wide record's fields; its record check rebuilds the writer's name-to-field
-    dict for every reader field; and a reader union tries every branch for each writer branch.
+    dict for every reader field; a reader union tries every branch for each writer branch.
     Here the memo is keyed by both ids, each writer record's dict is built once, and a reader
     union tries only the branches that can match: for a named writer, those of its type and name
     (or with an alias, as the original's name check allows); for another, the unnamed ones. The
-    original finds every other branch incompatible (a name or type mismatch) anyway.
+    original finds every other branch incompatible (a name or type mismatch) anyway. Messages
+    are worded as Avro Java words them, which Confluent reports.
     """
 
     def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # the avro package is partly typed
-        self.memoize_map: dict[tuple[int, int], SchemaCompatibilityResult] = {}
+        self._memo: dict[tuple[int, int], Found | None] = {}  # None: being checked
         self._fields: dict[int, dict[str, avro.schema.Field]] = {}
         self._branches: dict[int, Branches] = {}
+        self._symbols: dict[int, tuple[frozenset[str], list[str]]] = {}
+        self._problems = 0
 
-    def get_compatibility(
+    def problems(
+        self, reader: avro.schema.Schema, writer: avro.schema.Schema
+    ) -> tuple[list[Problem], bool]:
+        """Why ``reader`` cannot read what ``writer`` wrote (empty when it can), each problem once
+        in the order Avro Java lists them, at most MAX_PROBLEMS; and whether there were more."""
+        found = _flatten(self.check(reader, writer))
+        listed = [problem for problem in found if problem is not _OVERFLOW]
+        return listed, len(listed) < len(found)
+
+    def check(
         self,
         reader: avro.schema.Schema,
         writer: avro.schema.Schema,
-        reference_token: str = ReaderWriterCompatibilityChecker.ROOT_REFERENCE_TOKEN,
+        token: str = "/",
         location: list[str] | None = None,
-    ) -> SchemaCompatibilityResult:
+    ) -> Found:
         pair = (id(reader), id(writer))
-        if (known := self.memoize_map.get(pair)) is not None:
-            if known.compatibility is SchemaCompatibilityType.recursion_in_progress:
-                return CompatibleResult  # a recursive type, assumed compatible as the original does
-            return known
-        self.memoize_map[pair] = SchemaCompatibilityResult()
-        where = [*(location or []), reference_token]
-        result: SchemaCompatibilityResult = self.calculate_compatibility(reader, writer, where)
-        self.memoize_map[pair] = result
-        return result
+        if pair in self._memo:
+            # a recursive type is assumed compatible while it is being checked, as Avro does
+            return self._memo[pair] or COMPATIBLE
+        self._memo[pair] = None
+        found = self._calculate(reader, writer, [*(location or []), token])
+        if found.parts:
+            found = self._bounded(found)
+        self._memo[pair] = found
+        return found
 
-    def calculate_compatibility(
+    def _calculate(
         self, reader: avro.schema.Schema, writer: avro.schema.Schema, location: list[str]
-    ) -> SchemaCompatibilityResult:
+    ) -> Found:
+        if reader.type == writer.type:
+            return self._same_type(reader, writer, location)
         if isinstance(writer, avro.schema.UnionSchema):
-            if isinstance(reader, avro.schema.UnionSchema):
-                return _merge_all(self._missing_branches(reader, writer, location))
-            return _merge_all(self.get_compatibility(reader, branch) for branch in writer.schemas)
-        if not isinstance(reader, avro.schema.UnionSchema):
-            return super().calculate_compatibility(reader, writer, location)
-        for branch in self._candidates(reader, writer):
-            if self.get_compatibility(branch, writer).compatibility is _COMPATIBLE:
-                return CompatibleResult
-        message = f"reader union lacking writer type {writer.type}"
-        return incompatible(SchemaIncompatibilityType.missing_union_branch, message, location)
+            return _found(*(self.check(reader, branch) for branch in writer.schemas))
+        if isinstance(reader, avro.schema.UnionSchema):
+            if any(
+                self.check(branch, writer).compatible for branch in self._candidates(reader, writer)
+            ):
+                return COMPATIBLE
+            message = f"reader union lacking writer type: {writer.type.upper()}"
+            return _found(
+                _problem(SchemaIncompatibilityType.missing_union_branch, message, location)
+            )
+        if writer.type in _PROMOTIONS.get(reader.type, ()):
+            return COMPATIBLE
+        return _found(_type_mismatch(reader, writer, location))
+
+    def _bounded(self, found: Found) -> Found:
+        """``found`` with its own problems past the first MAX_PROBLEMS of the check replaced by
+        one marker, so that the verdict stands and memory stays bounded."""
+        own = sum(isinstance(part, Problem) for part in found.parts)
+        self._problems += own
+        if not own or self._problems <= MAX_PROBLEMS:
+            return found
+        return Found([*(part for part in found.parts if isinstance(part, Found)), _OVERFLOW])
+
+    def _same_type(
+        self, reader: avro.schema.Schema, writer: avro.schema.Schema, location: list[str]
+    ) -> Found:
+        if isinstance(reader, avro.schema.ArraySchema):
+            assert isinstance(writer, avro.schema.ArraySchema)
+            return self.check(reader.items, writer.items, "items", location)
+        if isinstance(reader, avro.schema.MapSchema):
+            assert isinstance(writer, avro.schema.MapSchema)
+            return self.check(reader.values, writer.values, "values", location)
+        if isinstance(reader, avro.schema.UnionSchema):
+            assert isinstance(writer, avro.schema.UnionSchema)
+            return _found(*self._missing_branches(reader, writer, location))
+        if not isinstance(reader, avro.schema.NamedSchema):
+            return COMPATIBLE  # a primitive type
+        assert isinstance(writer, avro.schema.NamedSchema)
+        named = _name_problems(reader, writer, location)
+        if isinstance(reader, avro.schema.FixedSchema):
+            assert isinstance(writer, avro.schema.FixedSchema)
+            return _found(*named, *_size_problems(reader, writer, location))
+        if isinstance(reader, avro.schema.EnumSchema):
+            assert isinstance(writer, avro.schema.EnumSchema)
+            return _found(*named, *self._symbol_problems(reader, writer, location))
+        assert isinstance(reader, avro.schema.RecordSchema)
+        assert isinstance(writer, avro.schema.RecordSchema)
+        return _found(*named, *self._field_results(reader, writer, location))
+
+    def _symbol_problems(
+        self, reader: avro.schema.EnumSchema, writer: avro.schema.EnumSchema, location: list[str]
+    ) -> list[Problem]:
+        """Writer symbols the reader lacks, listed sorted as a Java TreeSet prints them, in time
+        proportional to the reader's symbols and the message, not the writer's symbols."""
+        readable, _ = self._symbols_of(reader)
+        written, in_order = self._symbols_of(writer)
+        if len(written) <= len(readable) and written <= readable:
+            return []
+        default = reader.props.get("default")
+        if default and default in readable:
+            return []
+        missing: list[str] = []
+        length = 0
+        for symbol in in_order:
+            if symbol not in readable:
+                missing.append(symbol)
+                length += len(symbol) + 2
+                if length > MAX_MESSAGE_LENGTH:
+                    break  # _problem cuts the message there
+        message = "[" + ", ".join(missing) + "]"
+        kind = SchemaIncompatibilityType.missing_enum_symbols
+        return [_problem(kind, message, location, "symbols")]
+
+    def _symbols_of(self, enum: avro.schema.EnumSchema) -> tuple[frozenset[str], list[str]]:
+        known = self._symbols.get(id(enum))
+        if known is None:
+            known = self._symbols[id(enum)] = (frozenset(enum.symbols), sorted(enum.symbols))
+        return known
 
     def _missing_branches(
         self, reader: avro.schema.UnionSchema, writer: avro.schema.UnionSchema, location: list[str]
-    ) -> Iterator[SchemaCompatibilityResult]:
+    ) -> Iterator[Problem]:
         for i, branch in enumerate(writer.schemas):
-            if self.get_compatibility(reader, branch).compatibility is _INCOMPATIBLE:
+            if not self.check(reader, branch).compatible:
                 message = f"reader union lacking writer type: {branch.type.upper()}"
                 kind = SchemaIncompatibilityType.missing_union_branch
-                yield incompatible(kind, message, [*location, str(i)])
-
-    def check_reader_writer_record_fields(
-        self,
-        reader: avro.schema.RecordSchema,
-        writer: avro.schema.RecordSchema,
-        location: list[str],
-    ) -> SchemaCompatibilityResult:
-        by_name = self._fields.get(id(writer))
-        if by_name is None:
-            by_name = self._fields[id(writer)] = {field.name: field for field in writer.fields}
-        return _merge_all(self._field_results(reader, writer, by_name, location))
+                yield _problem(kind, message, location, str(i))
 
     def _field_results(
         self,
         reader: avro.schema.RecordSchema,
         writer: avro.schema.RecordSchema,
-        by_name: dict[str, avro.schema.Field],
         location: list[str],
-    ) -> Iterator[SchemaCompatibilityResult]:
-        """What the original merges, field by field: nothing for a missing field with a default."""
+    ) -> Iterator[Problem | Found]:
+        """The avro package's record check, field by field: nothing for a missing field with a
+        default."""
+        by_name = self._fields.get(id(writer))
+        if by_name is None:
+            by_name = self._fields[id(writer)] = {field.name: field for field in writer.fields}
         for i, field in enumerate(reader.fields):
             where = [*location, "fields", str(i)]
             found = _writer_field(by_name, field)
             if found is not None:
-                yield self.get_compatibility(field.type, found.type, "type", where)
+                yield self.check(field.type, found.type, "type", where)
             elif field.has_default:
                 continue
             elif field.type.type == "enum" and field.type.props.get("default"):
                 # the avro package reads a field missing from the writer through an enum's
                 # default this way; kept for the same answers
-                yield self.get_compatibility(field.type, writer, "type", where)
+                yield self.check(field.type, writer, "type", where)
             else:
                 kind = SchemaIncompatibilityType.reader_field_missing_default_value
-                yield incompatible(kind, field.name, where)
+                yield _problem(kind, field.name, where)
 
     def _candidates(
         self, reader: avro.schema.UnionSchema, writer: avro.schema.Schema
-    ) -> list[avro.schema.Schema]:
-        """The reader branches that can read ``writer``, in the union's order."""
+    ) -> Iterator[avro.schema.Schema]:
+        """The reader branches that can read ``writer``, in the union's order, found in an index
+        built once per union and read lazily (the first match usually ends the search)."""
         index = self._branches.get(id(reader))
         if index is None:
             index = self._branches[id(reader)] = _index(reader)
         if not isinstance(writer, avro.schema.NamedSchema):
-            found = index.get(("unnamed", "", ""), [])
-        else:
-            found = index.get(("name", writer.type, writer.name), [])
-            if by_alias := index.get(("alias", writer.type, writer.fullname)):
-                found = sorted(dict(found + by_alias).items())
-        return [branch for _, branch in found]
+            return (branch for _, branch in index.get(_UNNAMED, ()))
+        by_name = index.get(("name", writer.type, writer.name), [])
+        by_alias = index.get(("alias", writer.type, writer.fullname), [])
+        if not by_alias:
+            return (branch for _, branch in by_name)
+        return _in_order(heapq.merge(by_name, by_alias, key=itemgetter(0)))
+
+
+def _in_order(
+    branches: Iterable[tuple[int, avro.schema.Schema]],
+) -> Iterator[avro.schema.Schema]:
+    """Positioned branches in order, each once (one may match by name and by alias)."""
+    last = -1
+    for position, branch in branches:
+        if position != last:
+            last = position
+            yield branch
 
 
 def _index(union: avro.schema.UnionSchema) -> Branches:
@@ -171,24 +316,47 @@ def _index(union: avro.schema.UnionSchema) -> Branches:
     return index
 
 
-def _merge_all(results: Iterable[SchemaCompatibilityResult]) -> SchemaCompatibilityResult:
-    """``results`` merged in order as the avro package's ``merge`` merges two, in linear time
-    (``merge`` copies what it has gathered, so merging many one at a time is quadratic)."""
-    compatibility = _COMPATIBLE
-    kinds: list[SchemaIncompatibilityType] = []
-    messages: set[str] = set()
-    locations: set[str] = set()
-    for result in results:
-        kinds += result.incompatibilities
-        if compatibility is _COMPATIBLE:
-            compatibility = result.compatibility
-            messages, locations = set(result.messages), set(result.locations)
-        else:
-            messages |= result.messages
-            locations |= result.locations
-    if compatibility is _COMPATIBLE and not kinds:
-        return CompatibleResult
-    return SchemaCompatibilityResult(compatibility, kinds, messages, locations)
+def _flatten(found: Found) -> list[Problem]:
+    """The problems under ``found`` in order, each answer and each problem once: Avro Java
+    repeats a reused pair's problems at every reuse, which nested named types multiply."""
+    seen: set[int] = set()
+    problems: dict[Problem, None] = {}
+    stack: list[Problem | Found] = [found]
+    while stack:
+        part = stack.pop()
+        if isinstance(part, Problem):
+            problems.setdefault(part)
+        elif id(part) not in seen:
+            seen.add(id(part))
+            stack.extend(reversed(part.parts))
+    return list(problems)
+
+
+def _type_mismatch(
+    reader: avro.schema.Schema, writer: avro.schema.Schema, location: list[str]
+) -> Problem:
+    message = (
+        f"reader type: {reader.type.upper()} not compatible with writer type: {writer.type.upper()}"
+    )
+    return _problem(SchemaIncompatibilityType.type_mismatch, message, location)
+
+
+def _name_problems(
+    reader: avro.schema.NamedSchema, writer: avro.schema.NamedSchema, location: list[str]
+) -> list[Problem]:
+    if schema_name_equals(reader, writer):
+        return []
+    message = f"expected: {writer.fullname}"
+    return [_problem(SchemaIncompatibilityType.name_mismatch, message, location, "name")]
+
+
+def _size_problems(
+    reader: avro.schema.FixedSchema, writer: avro.schema.FixedSchema, location: list[str]
+) -> list[Problem]:
+    if reader.size == writer.size:
+        return []
+    message = f"expected: {writer.size}, found: {reader.size}"
+    return [_problem(SchemaIncompatibilityType.fixed_size_mismatch, message, location, "size")]
 
 
 def _writer_field(
@@ -198,7 +366,7 @@ def _writer_field(
     if direct := by_name.get(field.name):
         return direct
     aliases: Any = field.props.get("aliases")
-    if not isinstance(aliases, Iterable):
+    if aliases is None or not isinstance(aliases, Iterable):
         return None
     for alias in aliases:
         if (found := by_name.get(alias)) is not None:
@@ -206,34 +374,77 @@ def _writer_field(
     return None
 
 
-def read_problems(reader: avro.schema.Schema, writer: avro.schema.Schema) -> list[str]:
-    """Why ``reader`` cannot read data written with ``writer``; empty when it can."""
-    result = Checker().get_compatibility(reader, writer)
-    if result.compatibility is SchemaCompatibilityType.compatible:
-        return []
-    kinds = ", ".join(sorted(kind.name.upper() for kind in result.incompatibilities))
-    where = ", ".join(sorted(result.locations))
-    return [
-        f"{{errorType:'{kinds}', description:'{message}', location:'{where}'}}"
-        for message in sorted(result.messages)
-    ]
+# Confluent's descriptions (io.confluent.kafka.schemaregistry.avro.Difference), with the
+# roles ("new", "old") of the reader and the writer
+_DESCRIPTIONS = {
+    SchemaIncompatibilityType.fixed_size_mismatch: (
+        "The size of FIXED type field at path '{path}' in the {reader} schema does not match "
+        "with the {writer} schema"
+    ),
+    SchemaIncompatibilityType.type_mismatch: (
+        "The type (path '{path}') of a field in the {reader} schema does not match with the "
+        "{writer} schema"
+    ),
+    SchemaIncompatibilityType.name_mismatch: "The name of the schema has changed (path '{path}')",
+    SchemaIncompatibilityType.missing_enum_symbols: (
+        "The {reader} schema is missing enum symbols '{message}' at path '{path}' in the "
+        "{writer} schema"
+    ),
+    SchemaIncompatibilityType.missing_union_branch: (
+        "The {reader} schema is missing a type inside a union field at path '{path}' in the "
+        "{writer} schema"
+    ),
+    SchemaIncompatibilityType.reader_field_missing_default_value: (
+        "The field '{message}' at path '{path}' in the {reader} schema has no default value and "
+        "is missing in the {writer} schema"
+    ),
+}
+
+
+def describe(problem: Problem, reader: str, writer: str) -> str:
+    """``problem`` as one of Confluent's messages, ``reader`` and ``writer`` being the roles
+    ("new" or "old") of the schemas."""
+    description = _DESCRIPTIONS[problem.kind].format(
+        path=problem.location, message=problem.message, reader=reader, writer=writer
+    )
+    return (
+        f"{{errorType:'{problem.kind.name.upper()}', description:'{description}', "
+        f"additionalInfo:'{problem.message}'}}"
+    )
+
+
+def read_problems(
+    reader: avro.schema.Schema, writer: avro.schema.Schema, roles: tuple[str, str]
+) -> list[str]:
+    """Why ``reader`` cannot read data written with ``writer``, one message per problem (at most
+    MAX_PROBLEMS, then a note that there were more); empty when it can. ``roles`` names the
+    reader and the writer in the messages."""
+    listed, more = Checker().problems(reader, writer)
+    messages = [describe(problem, *roles) for problem in listed]
+    return [*messages, TOO_MANY.format(MAX_PROBLEMS)] if more else messages
 
 
 def problems_against(
     level: Compatibility, new: avro.schema.Schema, old: avro.schema.Schema
 ) -> list[str]:
-    """Why ``new`` may not follow ``old`` under ``level``, ignoring transitivity."""
+    """Why ``new`` may not follow ``old`` under ``level``, ignoring transitivity; for FULL the
+    old schema reads first, as in Confluent's SchemaValidatorBuilder.mutualReadStrategy."""
     found: list[str] = []
-    if level in _BACKWARD:
-        found += read_problems(reader=new, writer=old)
     if level in _FORWARD:
-        found += read_problems(reader=old, writer=new)
+        found += read_problems(reader=old, writer=new, roles=("old", "new"))
+    if level in _BACKWARD:
+        found += read_problems(reader=new, writer=old, roles=("new", "old"))
     return found
 
 
 def problems(
     level: Compatibility, new: avro.schema.Schema, live: Sequence[avro.schema.Schema]
 ) -> list[str]:
-    """Why ``new`` may not follow the ``live`` versions (oldest first) under ``level``."""
+    """Why ``new`` may not follow the ``live`` versions (oldest first) under ``level``: the
+    problems with the newest version that has any, as Confluent's CompatibilityChecker checks
+    newest first and stops at the first incompatible one."""
     targets = live if level in _TRANSITIVE else live[-1:]
-    return [message for old in targets for message in problems_against(level, new, old)]
+    for old in reversed(targets):
+        if found := problems_against(level, new, old):
+            return found
+    return []
