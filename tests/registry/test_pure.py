@@ -436,3 +436,19 @@ def test_transitive_answers_the_newest_incompatible_version() -> None:
     assert "TYPE_MISMATCH" in newest
     (second,) = compatibility.problems(Compatibility.BACKWARD_TRANSITIVE, new, live[:2])
     assert "The field 'a' at path '/fields/0'" in second
+
+
+def test_failing_union_branches_do_not_use_up_the_listed_problems() -> None:
+    """Branches tried and rejected for a writer type do not count towards MAX_PROBLEMS: each
+    writer branch no reader branch reads is listed, up to MAX_PROBLEMS."""
+    enums = [
+        {"type": "enum", "name": "E", "namespace": f"n{i}", "symbols": ["A"]} for i in range(120)
+    ]
+    wider = [{**enum, "symbols": ["B"]} for enum in enums]
+    messages = _messages(Compatibility.BACKWARD, enums, wider)
+    assert compatibility.MAX_PROBLEMS < 120 * 120
+    assert len(messages) == 120 and all("MISSING_UNION_BRANCH" in message for message in messages)
+    many = compatibility.MAX_PROBLEMS  # branches (the most a schema may have)
+    fixed = [{"type": "fixed", "name": "F", "namespace": f"n{i}", "size": 1} for i in range(many)]
+    messages = _messages(Compatibility.BACKWARD, fixed, [{**one, "size": 2} for one in fixed])
+    assert len(messages) == many and "MISSING_UNION_BRANCH" in messages[-1]

@@ -125,6 +125,7 @@ class Checker:
         self._branches: dict[int, Branches] = {}
         self._symbols: dict[int, tuple[frozenset[str], list[str]]] = {}
         self._problems = 0
+        self._trying = 0  # how deep in checks whose problems are not reported
 
     def problems(
         self, reader: avro.schema.Schema, writer: avro.schema.Schema
@@ -133,7 +134,7 @@ class Checker:
         in the order Avro Java lists them, at most MAX_PROBLEMS; and whether there were more."""
         found = _flatten(self.check(reader, writer))
         listed = [problem for problem in found if problem is not _OVERFLOW]
-        return listed, len(listed) < len(found)
+        return listed[:MAX_PROBLEMS], len(listed[:MAX_PROBLEMS]) < len(found)
 
     def check(
         self,
@@ -161,9 +162,7 @@ class Checker:
         if isinstance(writer, avro.schema.UnionSchema):
             return _found(*(self.check(reader, branch) for branch in writer.schemas))
         if isinstance(reader, avro.schema.UnionSchema):
-            if any(
-                self.check(branch, writer).compatible for branch in self._candidates(reader, writer)
-            ):
+            if any(self._reads(branch, writer) for branch in self._candidates(reader, writer)):
                 return COMPATIBLE
             message = f"reader union lacking writer type: {writer.type.upper()}"
             return _found(
@@ -173,9 +172,21 @@ class Checker:
             return COMPATIBLE
         return _found(_type_mismatch(reader, writer, location))
 
+    def _reads(self, reader: avro.schema.Schema, writer: avro.schema.Schema) -> bool:
+        """Whether ``reader`` reads ``writer``, where only that is reported, not why."""
+        self._trying += 1
+        try:
+            return self.check(reader, writer).compatible
+        finally:
+            self._trying -= 1
+
     def _bounded(self, found: Found) -> Found:
         """``found`` with its own problems past the first MAX_PROBLEMS of the check replaced by
-        one marker, so that the verdict stands and memory stays bounded."""
+        one marker, so that the verdict stands and memory stays bounded. Those of pairs checked
+        only for their verdict (union branches) are not counted, as they are not reported (unless
+        the pair is met again elsewhere, which ``problems`` bounds)."""
+        if self._trying:
+            return found
         own = sum(isinstance(part, Problem) for part in found.parts)
         self._problems += own
         if not own or self._problems <= MAX_PROBLEMS:
@@ -242,7 +253,7 @@ class Checker:
         self, reader: avro.schema.UnionSchema, writer: avro.schema.UnionSchema, location: list[str]
     ) -> Iterator[Problem]:
         for i, branch in enumerate(writer.schemas):
-            if not self.check(reader, branch).compatible:
+            if not self._reads(reader, branch):
                 message = f"reader union lacking writer type: {branch.type.upper()}"
                 kind = SchemaIncompatibilityType.missing_union_branch
                 yield _problem(kind, message, location, str(i))
@@ -283,8 +294,8 @@ class Checker:
             index = self._branches[id(reader)] = _index(reader)
         if not isinstance(writer, avro.schema.NamedSchema):
             return (branch for _, branch in index.get(_UNNAMED, ()))
-        by_name = index.get(("name", writer.type, writer.name), [])
-        by_alias = index.get(("alias", writer.type, writer.fullname), [])
+        by_name = index.get(("name", _shape(writer), writer.name), [])
+        by_alias = index.get(("alias", _shape(writer), writer.fullname), [])
         if not by_alias:
             return (branch for _, branch in by_name)
         return _in_order(heapq.merge(by_name, by_alias, key=itemgetter(0)))
@@ -302,18 +313,27 @@ def _in_order(
 
 
 def _index(union: avro.schema.UnionSchema) -> Branches:
-    """A union's branches with their positions: named ones by type and name and by type and
+    """A union's branches with their positions: named ones by shape and name and by shape and
     each alias, the others together."""
     index: Branches = {}
     for position, branch in enumerate(union.schemas):
         if not isinstance(branch, avro.schema.NamedSchema):
             index.setdefault(("unnamed", "", ""), []).append((position, branch))
             continue
-        index.setdefault(("name", branch.type, branch.name), []).append((position, branch))
+        shape = _shape(branch)
+        index.setdefault(("name", shape, branch.name), []).append((position, branch))
         aliases = branch.props.get("aliases")
         for alias in set(aliases) if isinstance(aliases, list) else ():
-            index.setdefault(("alias", branch.type, alias), []).append((position, branch))
+            index.setdefault(("alias", shape, alias), []).append((position, branch))
     return index
+
+
+def _shape(named: avro.schema.NamedSchema) -> str:
+    """A named type's type, and a fixed type's size: a fixed branch of another size cannot read
+    the writer's, so many same-named ones of other sizes are not tried one by one."""
+    if isinstance(named, avro.schema.FixedSchema):
+        return f"fixed/{named.size}"
+    return str(named.type)
 
 
 def _flatten(found: Found) -> list[Problem]:
