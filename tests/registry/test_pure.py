@@ -452,3 +452,25 @@ def test_failing_union_branches_do_not_use_up_the_listed_problems() -> None:
     fixed = [{"type": "fixed", "name": "F", "namespace": f"n{i}", "size": 1} for i in range(many)]
     messages = _messages(Compatibility.BACKWARD, fixed, [{**one, "size": 2} for one in fixed])
     assert len(messages) == many and "MISSING_UNION_BRANCH" in messages[-1]
+
+
+def test_a_check_comparing_too_many_types_is_too_large() -> None:
+    """A reader union of same-named enums (n0.E, n1.E, ...) is compared branch by branch with
+    the writer's, as Avro Java does; past MAX_CHECKS comparisons the check is refused (42209)
+    rather than run for minutes."""
+
+    def union_of(count: int, symbol: str) -> str:
+        branches = [
+            {"type": "enum", "name": "E", "namespace": f"n{i}", "symbols": [symbol]}
+            for i in range(count)
+        ]
+        return json.dumps(
+            {"type": "record", "name": "R", "fields": [{"name": "u", "type": branches}]}
+        )
+
+    count = 300  # 300 x 300 comparisons
+    reader, writer = parse(union_of(count, "A")), parse(union_of(count, "B"))
+    with pytest.raises(SchemaTooLarge):
+        compatibility.problems(Compatibility.BACKWARD, reader.avro, [writer.avro])
+    small = parse(union_of(20, "A")), parse(union_of(20, "B"))
+    assert len(compatibility.problems(Compatibility.BACKWARD, small[0].avro, [small[1].avro])) == 20

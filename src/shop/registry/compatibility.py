@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import avro.schema
 from avro.compatibility import SchemaIncompatibilityType, schema_name_equals
 
+from shop.registry.errors import SchemaTooLarge
 from shop.registry.typedefs import Compatibility
 
 _TRANSITIVE = {
@@ -54,6 +55,12 @@ _UNNAMED = ("unnamed", "", "")
 # enum's symbols, at each reader enum that lacks them), so an unbounded answer can reach
 # gigabytes. MAX_PROBLEMS lists every field of the widest record allowed (MAX_FIELDS).
 MAX_PROBLEMS = 10_000
+# The pairs of types one check compares, a bound on its work. A schema within the field limit
+# compares each of its types with one other: each direction of a FULL check of two records of
+# 10,000 fields makes 10,000 comparisons, of 2,000 fields holding a record each 14,000. A
+# reader union of same-named types (a.E, b.E, ...) is compared branch by branch, as Avro Java
+# does, which is quadratic: 300 such enums against 300 make 90,000 comparisons (3.2 s).
+MAX_CHECKS = 50_000
 MAX_MESSAGE_LENGTH = 500
 TOO_MANY = "More incompatibilities were found; at most {} are listed"
 
@@ -125,6 +132,7 @@ class Checker:
         self._branches: dict[int, Branches] = {}
         self._symbols: dict[int, tuple[frozenset[str], list[str]]] = {}
         self._problems = 0
+        self._checks = 0
         self._trying = 0  # how deep in checks whose problems are not reported
 
     def problems(
@@ -147,6 +155,12 @@ class Checker:
         if pair in self._memo:
             # a recursive type is assumed compatible while it is being checked, as Avro does
             return self._memo[pair] or COMPATIBLE
+        self._checks += 1
+        if self._checks > MAX_CHECKS:
+            raise SchemaTooLarge(
+                f"Schema too large: checking its compatibility takes more than {MAX_CHECKS} "
+                "comparisons of one type with another"
+            )
         self._memo[pair] = None
         found = self._calculate(reader, writer, [*(location or []), token])
         if found.parts:
