@@ -34,6 +34,7 @@ from aiokafka.errors import (
 
 from shop.background import running_beside
 from shop.codec import OrderEventCodec
+from shop.errors import KafkaUnavailable
 from shop.events import OrderEvent
 from shop.kafka import bounded, close_quietly
 from shop.orders.applying import Applier
@@ -244,8 +245,25 @@ class OrderViewConsumer:
                 if partitions:
                     await self._consumer.seek_to_beginning(*partitions)
             except KafkaError as exc:
+                if (died := self._consumer.coordination_died()) is not None:
+                    await self._rejoin(died)
+                    continue
                 # Nothing was skipped: uncommitted records come again after a rebalance (a
                 # registry outage is waited out in Decoder.decode, never skipped).
+                log.warning("order consumer: %s; retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _rejoin(self, died: BaseException) -> None:
+        """The consumer's group coordination ended for good: a new consumer rejoins the group,
+        and its assignment replays the view's partitions as at start. Until one starts, retry."""
+        log.warning("rejoining the group: the order consumer's group coordination ended (%r)", died)
+        backoff = 0.1
+        while True:
+            try:
+                await self._consumer.rejoin(self._timeout_s)
+                return
+            except KafkaUnavailable as exc:
                 log.warning("order consumer: %s; retrying in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)

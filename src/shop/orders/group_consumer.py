@@ -6,12 +6,14 @@ It commits only what it is told to (no auto-commit) and never resets a position 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 
 from shop.idle_fetch import pause_after_empty_fetches
+from shop.kafka import bounded, close_quietly
 
 # aiokafka's default, set here because Ownership needs to know it: a process frozen for longer has
 # been dropped from the group.
@@ -27,6 +29,9 @@ FETCH_MAX_WAIT_MS = 50
 class GroupConsumer:
     """One topic, read in a consumer group whose partitions ``assignor`` hands out."""
 
+    _consumer: Any  # aiokafka's, replaced when it must rejoin the group
+    _fetch_now: Callable[[], None]
+
     def __init__(
         self,
         bootstrap_servers: str,
@@ -35,10 +40,18 @@ class GroupConsumer:
         assignor: AbstractPartitionAssignor,
     ) -> None:
         self.topic = topic
-        self._consumer: Any = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            partition_assignment_strategy=(assignor,),
+        self._bootstrap_servers = bootstrap_servers
+        self._group_id = group_id
+        self._assignor = assignor
+        self._listener: ConsumerRebalanceListener | None = None
+        self._open()
+
+    def _open(self) -> None:
+        """A new aiokafka consumer (not started yet), with this group's settings."""
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=self._group_id,
+            partition_assignment_strategy=(self._assignor,),
             session_timeout_ms=int(SESSION_TIMEOUT_S * 1000),
             enable_auto_commit=False,
             # Never reset silently: a position past the log's end means the log lost records.
@@ -60,7 +73,31 @@ class GroupConsumer:
         await self._consumer.stop()
 
     def subscribe(self, listener: ConsumerRebalanceListener) -> None:
+        self._listener = listener
         self._consumer.subscribe([self.topic], listener=listener)
+
+    def coordination_died(self) -> BaseException | None:
+        """Why this consumer's part in the group ended for good, or None while it takes part.
+
+        aiokafka runs the group protocol in one task of its coordinator; an error it does not
+        expect there (an empty assignment, which a broker sends to a member the leader left out,
+        fails to decode) ends that task, and from then on every call raises that error and the
+        consumer never rejoins. aiokafka says so nowhere else, hence its internals here.
+        """
+        task = getattr(self._consumer._coordinator, "_coordination_task", None)
+        if task is None or not task.done() or task.cancelled():
+            return None
+        error: BaseException | None = task.exception()
+        return error
+
+    async def rejoin(self, timeout_s: float) -> None:
+        """Replace the consumer by a new one with the same settings, listener and assignor: it
+        joins the group as a new member and is assigned partitions through the listener, as at
+        start. The old one is stopped first (it leaves the group), for at most ``timeout_s``."""
+        await close_quietly(self._consumer.stop(), timeout_s, "order consumer left behind")
+        self._open()
+        await bounded(self._consumer.start(), timeout_s, "starting the order consumer again")
+        self._consumer.subscribe([self.topic], listener=self._listener)
 
     def assignment(self) -> set[TopicPartition]:
         assigned: set[TopicPartition] = self._consumer.assignment()
