@@ -41,7 +41,7 @@ def registry_ctx(
         with schema_work() as work:
             try:
                 await log.start()  # the app serves only once the topic is read to its end
-                app[REGISTRY] = Registry(database, log, work, timeout)
+                app[REGISTRY] = Registry(database, log, work)
                 yield
             finally:
                 await log.close()

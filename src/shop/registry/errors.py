@@ -21,7 +21,6 @@ class ErrorCode(IntEnum):
     INVALID_SUBJECT = 42208
     SCHEMA_TOO_LARGE = 42209
     STORE_ERROR = 50001
-    OPERATION_TIMEOUT = 50002
 
 
 class RegistryError(Exception):
@@ -145,8 +144,3 @@ class StoreUnavailable(RegistryError):
     def __init__(self, reason: str) -> None:
         message = f"Error while storing the schema in the backend Kafka store: {reason}"
         super().__init__(500, ErrorCode.STORE_ERROR, message)
-
-
-class OperationTimedOut(RegistryError):
-    def __init__(self, what: str) -> None:
-        super().__init__(500, ErrorCode.OPERATION_TIMEOUT, f"Operation timed out: {what}")
