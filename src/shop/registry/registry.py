@@ -60,7 +60,7 @@ class Registry:
             existing = db.lookup(subject, schema.identity)
             if existing is not None:
                 return existing
-            found = await self._problems(subject, schema, db.listed(subject))
+            found = await self.check(subject, schema, db.listed(subject))
             if found:
                 raise IncompatibleSchema(subject, found)
             schema_id = db.id_for(schema.identity) or db.next_id()
@@ -92,15 +92,9 @@ class Registry:
     async def check(
         self, subject: Subject, schema: ParsedSchema, olds: list[SchemaVersion]
     ) -> list[str]:
-        """Why ``schema`` could not follow ``olds`` (from :meth:`compatibility_targets`)."""
-        return await self._problems(subject, schema, olds)
-
-    async def _problems(
-        self, subject: Subject, schema: ParsedSchema, olds: list[SchemaVersion]
-    ) -> list[str]:
-        """Under the subject's level (transitive or against the last of ``olds``); parsing and
-        checking is CPU-bound, and quadratic in the avro package for wide records, so it runs
-        in a worker thread."""
+        """Why ``schema`` could not follow ``olds`` under the subject's level (transitive, or
+        against the last of them); parsing the olds and checking is CPU-bound, so a large check
+        runs off the loop."""
         level = self.database.compatibility(subject)
         if level is Compatibility.NONE or not olds:
             return []  # nothing to parse: an old schema Confluent stored may not parse here

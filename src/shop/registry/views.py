@@ -13,12 +13,18 @@ from shop.registry.guids import guid, parse_guid
 from shop.registry.keys import get_registry
 from shop.registry.middleware import json_answer as reply
 from shop.registry.negotiation import V1_JSON
-from shop.registry.schemas import SUPPORTED_TYPES
+from shop.registry.schemas import SUPPORTED_TYPES, ParsedSchema
 from shop.registry.typedefs import SchemaId
 
 
 def text_answer(text: str) -> web.Response:
     return web.Response(body=text.encode(), content_type=V1_JSON)
+
+
+async def posted_schema(request: web.Request, *, new: bool) -> ParsedSchema:
+    """The schema in the request's body, parsed (``new``: as one to register or check)."""
+    text, schema_type = params.schema_text(await params.body(request))
+    return await get_registry(request).parse(text, schema_type, new=new)
 
 
 def described(entry: SchemaVersion) -> dict[str, Any]:
@@ -55,19 +61,15 @@ async def list_versions(request: web.Request) -> web.Response:
 
 async def register(request: web.Request) -> web.Response:
     registry, subject = get_registry(request), params.subject(request)
-    text, schema_type = params.schema_text(await params.body(request))
-    schema = await registry.parse(text, schema_type, new=True)
-    entry = await registry.register(subject, schema)
+    entry = await registry.register(subject, await posted_schema(request, new=True))
     return reply({"id": entry.schema_id, "version": entry.version, "guid": entry.guid})
 
 
 async def lookup(request: web.Request) -> web.Response:
-    registry = get_registry(request)
-    db = registry.database
+    db = get_registry(request).database
     subject, deleted = params.subject(request), params.flag(request, "deleted")
     db.versions(subject, deleted)  # an unknown subject is 40401 before the schema is judged
-    text, schema_type = params.schema_text(await params.body(request))
-    schema = await registry.parse(text, schema_type, new=False)
+    schema = await posted_schema(request, new=False)
     entry = db.lookup(subject, schema.identity, deleted)
     if entry is None:
         raise SchemaNotFound()
@@ -190,8 +192,7 @@ async def check_compatibility(request: web.Request) -> web.Response:
     olds = registry.compatibility_targets(subject, version, all_versions)
     verbose = params.flag(request, "verbose")
     try:
-        text, schema_type = params.schema_text(await params.body(request))
-        schema = await registry.parse(text, schema_type, new=True)
+        schema = await posted_schema(request, new=True)
     except InvalidSchema as exc:
         if not verbose:
             raise
