@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shop.order import Order, OrderId, OrderItem, OrderStatus
+from shop.order import Order, OrderId, OrderItem, OrderStatus, whole_millis
 
 
 class EventType(StrEnum):
@@ -32,20 +32,14 @@ class OrderEvent:
 
 def created(order: Order, now: datetime) -> OrderEvent:
     """The first event of ``order``: version 1."""
-    return OrderEvent(str(uuid.uuid4()), EventType.ORDER_CREATED, 1, _millis(now), order)
+    return OrderEvent(str(uuid.uuid4()), EventType.ORDER_CREATED, 1, whole_millis(now), order)
 
 
 def updated(order: Order, previous_version: int, now: datetime) -> OrderEvent:
     """The event that follows version ``previous_version`` of the same order."""
     return OrderEvent(
-        str(uuid.uuid4()), EventType.ORDER_UPDATED, previous_version + 1, _millis(now), order
+        str(uuid.uuid4()), EventType.ORDER_UPDATED, previous_version + 1, whole_millis(now), order
     )
-
-
-def _millis(moment: datetime) -> datetime:
-    # The record keeps milliseconds (timestamp-millis): the event the cart holds is the one a
-    # replay decodes.
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def to_record(event: OrderEvent) -> dict[str, Any]:

@@ -125,11 +125,15 @@ def build_order(order_id: OrderId, items_count: int, now: datetime, rng: random.
     return Order(
         order_id=order_id,
         customer_id="CUST-" + codes[-6:],
-        # The event keeps milliseconds (timestamp-millis): keep no more here, so the API answer
-        # and the replayed view agree.
-        order_date=now.replace(microsecond=now.microsecond // 1000 * 1000),
+        order_date=whole_millis(now),
         items=tuple(items),
         total_amount=money.from_cents(total_cents),
         currency=CURRENCY,
         status=OrderStatus.NEW,
     )
+
+
+def whole_millis(moment: datetime) -> datetime:
+    """``moment`` to the millisecond: events keep no more (timestamp-millis), so what the API
+    answers and the cart holds is what a replay decodes."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
