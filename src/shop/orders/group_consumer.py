@@ -94,10 +94,11 @@ class GroupConsumer:
         """Replace the consumer by a new one with the same settings, listener and assignor: it
         joins the group as a new member and is assigned partitions through the listener, as at
         start. The old one is stopped first (it leaves the group), for at most ``timeout_s``."""
-        await close_quietly(self._consumer.stop(), timeout_s, "order consumer left behind")
+        assert self._listener is not None, "subscribe() first"
+        await close_quietly(self.stop(), timeout_s, "order consumer left behind")
         self._open()
-        await bounded(self._consumer.start(), timeout_s, "starting the order consumer again")
-        self._consumer.subscribe([self.topic], listener=self._listener)
+        await bounded(self.start(), timeout_s, "starting the order consumer again")
+        self.subscribe(self._listener)
 
     def assignment(self) -> set[TopicPartition]:
         assigned: set[TopicPartition] = self._consumer.assignment()
