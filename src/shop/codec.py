@@ -71,6 +71,7 @@ class OrderEventCodec:
         self._schema = AvroSchema(order_event_schema())
         self._reader = fastavro.parse_schema(order_event_schema())
         self._schema_id: int | None = None
+        self._header: bytes | None = None  # magic byte and schema id, packed once by start()
         self._decoders: dict[int, Decoder] = {}
 
     @property
@@ -94,11 +95,13 @@ class OrderEventCodec:
         except _REGISTRY_ERRORS as exc:
             raise self._unavailable(exc) from None
         self._decoders[self.schema_id] = self._decoder(self._schema.schema, same_as_reader=True)
+        self._header = _HEADER.pack(MAGIC_BYTE, self.schema_id)
         log.info("schema of %s registered with id %d", self.subject, self.schema_id)
 
     def encode(self, event: OrderEvent) -> bytes:
         """The record value of ``event``: magic byte, schema id, Avro binary (no I/O)."""
-        return _HEADER.pack(MAGIC_BYTE, self.schema_id) + event_avro.encode(event)
+        assert self._header is not None, "start() first"
+        return self._header + event_avro.encode(event)
 
     async def decode_batch(self, values: Sequence[bytes | None]) -> list[OrderEvent | PoisonEvent]:
         """Decode every value, in order; an undecodable one becomes a :class:`PoisonEvent`.
