@@ -53,9 +53,11 @@ class Watermarks:
         if self._path is None:
             yield self
             return
-        async with running_beside(self._flush_now_and_then(), "watermarks"):
-            yield self
-        self._flush()
+        try:
+            async with running_beside(self._flush_now_and_then(), "watermarks"):
+                yield self
+        finally:
+            self._flush()  # also when the block failed, as before running_beside
 
     async def _flush_now_and_then(self) -> None:
         while True:
