@@ -56,8 +56,11 @@ def header_version(headers: Any) -> int | None:
     return None
 
 
-async def bounded(call: Awaitable[T], timeout_s: float, doing: str) -> T:
-    """Await ``call`` for at most ``timeout_s``; a broker error or the timeout is 503-worthy."""
+async def bounded(call: Awaitable[T], timeout_s: float | None, doing: str) -> T:
+    """Await ``call`` for at most ``timeout_s``; a broker error or the timeout is 503-worthy.
+
+    ``None`` arms no timer: for a caller whose own deadline (``asyncio.timeout``) bounds the wait.
+    """
     try:
         # A timer on this task, not asyncio.wait_for: on 3.11 that wraps a coroutine in a task of
         # its own, two more trips through the event loop for every send of every write.
@@ -285,12 +288,18 @@ class EventPublisher:
         """
         return self._writable().producer.client
 
-    async def send(self, topic: str, key: bytes, value: bytes, headers: Headers) -> Delivery:
-        """Hand one record to the producer; the returned future resolves on the broker's ack."""
+    async def send(
+        self, topic: str, key: bytes, value: bytes, headers: Headers, *, deadline: bool = False
+    ) -> Delivery:
+        """Hand one record to the producer; the returned future resolves on the broker's ack.
+
+        ``deadline``: the caller's own deadline bounds the wait, so no second timer is armed (a
+        timer costs about 5 % of a create's CPU, measured).
+        """
         generation = self._writable()
         delivery: Delivery = await bounded(
             generation.producer.send(topic, value, key=key, headers=headers),
-            self._timeout_s,
+            None if deadline else self._timeout_s,
             f"publishing to {topic}",
         )
         generation.unsettled.add(delivery)
@@ -298,15 +307,17 @@ class EventPublisher:
         delivery.add_done_callback(functools.partial(self._settled, generation, topic, sent_at))
         return delivery
 
-    async def acknowledged(self, delivery: Delivery, topic: str) -> Any:
-        """Wait, at most the request timeout, for the broker to acknowledge ``delivery``; its
-        RecordMetadata (``partition``, ``offset``).
+    async def acknowledged(self, delivery: Delivery, topic: str, *, deadline: bool = False) -> Any:
+        """Wait, at most the request timeout (or the caller's ``deadline``, as in :meth:`send`),
+        for the broker to acknowledge ``delivery``; its RecordMetadata (``partition``,
+        ``offset``).
 
         :class:`KafkaUnavailable` when it failed or took longer. After a timeout the outcome is
         unknown: ``delivery`` stays pending (the wait is shielded) and the record may still land,
         which is why the order writer keeps it until it settles.
         """
-        return await bounded(asyncio.shield(delivery), self._timeout_s, f"publishing to {topic}")
+        timeout_s = None if deadline else self._timeout_s
+        return await bounded(asyncio.shield(delivery), timeout_s, f"publishing to {topic}")
 
     def _writable(self) -> _Generation:
         if self._current is None:

@@ -107,9 +107,9 @@ class OrderWriter:
         key = event.order_id.encode("utf-8")
         headers = version_headers(event.order_version)
         with self._view.sending(event, value):
-            delivery = await self._publisher.send(self._topic, key, value, headers)
+            delivery = await self._publisher.send(self._topic, key, value, headers, deadline=True)
             try:
-                landed = await self._publisher.acknowledged(delivery, self._topic)
+                landed = await self._publisher.acknowledged(delivery, self._topic, deadline=True)
                 applied = await self._view.expect(landed.partition, landed.offset, event)
             # An error, the request's timeout, the write's deadline, a cancellation: all leave
             # the send in doubt (it may be on the log, and the view may yet read it).
