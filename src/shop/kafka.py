@@ -25,6 +25,7 @@ from aiokafka.errors import (
 )
 
 from shop.errors import InvalidRequest, KafkaUnavailable, StartupError, TopicNotFound
+from shop.partitioning import partitioner
 from shop.probe import SharedProbe
 from shop.settings import TOPIC_NAME
 
@@ -255,6 +256,7 @@ class EventPublisher:
             "enable_idempotence": idempotence,
             "acks": "all",
             "linger_ms": 2,
+            "partitioner": partitioner,
             "request_timeout_ms": int(timeout_s * 1000),
         }
         self._current: _Generation | None = None  # None while it is being replaced

@@ -13,20 +13,23 @@ from aiokafka.partitioner import DefaultPartitioner
 from shop.errors import Rebalancing
 from shop.orders.assignor import balanced
 from shop.ownership import Instance, Ownership
-from shop.partitioning import partition_of
+from shop.partitioning import partition_of, partitioner
 
 ME = Instance("http://a:8000", "http://a:8001")
 OTHER = Instance("http://b:8000", "http://b:8001")
 
 
 def test_partition_of_is_the_producers_partitioner() -> None:
-    """Routing puts every key on the partition aiokafka's default partitioner gives it."""
+    """Routing, and the service's producer, put every key on the partition aiokafka's default
+    partitioner gives it."""
     rng = random.Random(7)
     for _ in range(2_000):
         key = f"ORDER-{rng.randrange(10**12)}".encode()
         count = rng.randint(1, 64)
         every = list(range(count))
-        assert partition_of(key, count) == DefaultPartitioner()(key, every, every)
+        expected = DefaultPartitioner()(key, every, every)
+        assert partition_of(key, count) == partitioner(key, every, every) == expected
+        assert partition_of(key, count) == expected  # remembered, still the same
 
 
 @pytest.mark.parametrize(
