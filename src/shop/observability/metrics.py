@@ -8,7 +8,7 @@ as it happens (request and send latencies) is recorded then.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 # Seconds: a create takes a few milliseconds, a topic scan up to the request timeout.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_Metric = TypeVar("_Metric", Counter, Histogram)
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -65,6 +66,7 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[object, tuple[str, ...]], object] = {}
         self._produced = Counter(
             "shop_events_produced",
             "Records the broker acknowledged, by topic (order events and dead letters)",
@@ -83,13 +85,22 @@ class Metrics:
         self, api: str, method: str, route: str, status: int, seconds: float
     ) -> None:
         method = method if method in KNOWN_METHODS else "other"
-        self._requests.labels(api, method, route, str(status)).inc()
-        self._request_seconds.labels(api, method, route).observe(seconds)
+        self._labelled(self._requests, api, method, route, str(status)).inc()
+        self._labelled(self._request_seconds, api, method, route).observe(seconds)
 
     def acknowledged(self, topic: str, seconds: float) -> None:
         """The broker acknowledged a record of ``topic`` ``seconds`` after it was sent."""
-        self._produced.labels(topic).inc()
-        self._send_seconds.labels(topic).observe(seconds)
+        self._labelled(self._produced, topic).inc()
+        self._labelled(self._send_seconds, topic).observe(seconds)
+
+    def _labelled(self, metric: _Metric, *values: str) -> _Metric:
+        """``metric``'s child for ``values``. prometheus_client's ``labels()`` takes a lock and
+        checks every value on each call (2 % of a create); the children are few (routes are
+        patterns, methods known, statuses the service's own), so each is looked up once."""
+        child = self._children.get((metric, values))
+        if child is None:
+            child = self._children[(metric, values)] = metric.labels(*values)
+        return child  # type: ignore[return-value]  # only this method stores them
 
     def watch_view(self, view: ViewStats) -> None:
         self.registry.register(_ViewCollector(view))
