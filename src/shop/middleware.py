@@ -36,7 +36,8 @@ def error_response(
     return json_response(body, status=status)
 
 
-def _http_message(request: web.Request, exc: web.HTTPException, path: str) -> str:
+def _http_message(request: web.Request, exc: web.HTTPException) -> str:
+    path = echo(request.path)
     if isinstance(exc, web.HTTPNotFound):
         return f"there is no {path} here; check the path and the port"
     if isinstance(exc, web.HTTPMethodNotAllowed):
@@ -49,7 +50,6 @@ def _http_message(request: web.Request, exc: web.HTTPException, path: str) -> st
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    path = echo(request.path)
     try:
         return await handler(request)
     except ShopError as exc:
@@ -60,7 +60,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        response = error_response(exc.status, code, _http_message(request, exc, path))
+        response = error_response(exc.status, code, _http_message(request, exc))
         # HTTP requires Allow on a 405; aiohttp puts it on the exception we replace.
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
@@ -68,10 +68,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception as exc:
         if isinstance(exc, _DISCONNECTS) and _client_gone(request):
             # Routine and nothing to act on; at INFO a flood of them would flood the log.
-            log.debug("the client went away during %s %s: %r", request.method, path, exc)
+            log.debug(
+                "the client went away during %s %s: %r", request.method, echo(request.path), exc
+            )
             # Nobody reads this answer; returning one (not raising) keeps aiohttp from logging.
             return error_response(400, "client_disconnected", "the client closed the connection")
-        log.exception("unexpected error answering %s %s", request.method, path)
+        log.exception("unexpected error answering %s %s", request.method, echo(request.path))
         return error_response(
             500, "internal_error", "something unexpected went wrong; it was logged, try again"
         )
