@@ -1,4 +1,5 @@
-"""Order events: what the service writes to the topic, as typed values and as Avro records."""
+"""Order events: what the service writes to the topic, as typed values, and read from decoded
+Avro records (``event_avro`` writes them)."""
 
 from __future__ import annotations
 
@@ -40,34 +41,6 @@ def updated(order: Order, previous_version: int, now: datetime) -> OrderEvent:
     return OrderEvent(
         str(uuid.uuid4()), EventType.ORDER_UPDATED, previous_version + 1, whole_millis(now), order
     )
-
-
-def to_record(event: OrderEvent) -> dict[str, Any]:
-    """The Avro record (``schemas/order.avsc``) of ``event``."""
-    order = event.order
-    return {
-        "eventId": event.event_id,
-        "eventType": event.event_type.value,
-        "orderVersion": event.order_version,
-        "eventTime": event.event_time,
-        "order": {
-            "orderId": order.order_id,
-            "customerId": order.customer_id,
-            "orderDate": order.order_date,
-            "items": [
-                {
-                    "itemId": item.item_id,
-                    "name": item.name,
-                    "quantity": item.quantity,
-                    "unitPrice": item.unit_price,
-                }
-                for item in order.items
-            ],
-            "totalAmount": order.total_amount,
-            "currency": order.currency,
-            "status": order.status.value,
-        },
-    }
 
 
 def from_record(record: Mapping[str, Any]) -> OrderEvent:

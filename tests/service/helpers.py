@@ -109,3 +109,32 @@ def own_registry(settings: Settings, tmp_path: Path) -> tuple[ChildProcess, Sett
         "127.0.0.1", port, settings.kafka_bootstrap_servers, tmp_path / "registry.log"
     )
     return registry, fresh(settings, schema_registry_url=f"http://127.0.0.1:{port}")
+
+
+def to_record(event: OrderEvent) -> dict[str, Any]:
+    """The Avro record (``schemas/order.avsc``) of ``event``, for fastavro (the service writes
+    its events with ``shop.event_avro``; ``events.from_record`` reads them)."""
+    order = event.order
+    return {
+        "eventId": event.event_id,
+        "eventType": event.event_type.value,
+        "orderVersion": event.order_version,
+        "eventTime": event.event_time,
+        "order": {
+            "orderId": order.order_id,
+            "customerId": order.customer_id,
+            "orderDate": order.order_date,
+            "items": [
+                {
+                    "itemId": item.item_id,
+                    "name": item.name,
+                    "quantity": item.quantity,
+                    "unitPrice": item.unit_price,
+                }
+                for item in order.items
+            ],
+            "totalAmount": order.total_amount,
+            "currency": order.currency,
+            "status": order.status.value,
+        },
+    }

@@ -27,7 +27,15 @@ from shop.main import RunningService, running_service
 from shop.order import Order, OrderId, OrderStatus, build_order
 from shop.orders.dead_letters import ERROR, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC, TIME
 from shop.settings import Settings
-from tests.service.helpers import answer, create, fresh, own_registry, put_status, records_of
+from tests.service.helpers import (
+    answer,
+    create,
+    fresh,
+    own_registry,
+    put_status,
+    records_of,
+    to_record,
+)
 from tests.waiting import unique, wait_until
 
 NOW = datetime.now(UTC)
@@ -208,7 +216,7 @@ async def test_a_registry_outage_is_waited_out_never_dead_lettered(
         payload = io.BytesIO()
         payload.write(struct.pack(">bI", 0, schema_id))
         fastavro.schemaless_writer(
-            payload, fastavro.parse_schema(schema), {**events.to_record(shipped), "note": "hi"}
+            payload, fastavro.parse_schema(schema), {**to_record(shipped), "note": "hi"}
         )
         await registry.stop()
         await produce(service.broker, settings.topic, [(order_id.encode(), payload.getvalue())])

@@ -18,6 +18,7 @@ from shop.codec import order_event_schema
 from shop.errors import StatusLocked
 from shop.order import Order, OrderId, OrderStatus, build_order, valid_order_id
 from shop.store import OrderStore
+from tests.service.helpers import to_record
 
 NOW = datetime(2026, 11, 24, 22, 0, 0, 123456, tzinfo=UTC)
 
@@ -101,7 +102,7 @@ def test_status_may_change_until_terminal() -> None:
 def test_event_record_round_trip() -> None:
     """An event survives its Avro record form unchanged."""
     event = events.created(new_order(), NOW)
-    assert events.from_record(events.to_record(event)) == event
+    assert events.from_record(to_record(event)) == event
     assert event.order_version == 1
     assert events.updated(event.order, 1, NOW).order_version == 2
 
@@ -124,7 +125,7 @@ def test_the_event_writer_writes_what_fastavro_writes_for_order_avsc() -> None:
             item = dataclasses.replace(order.items[0], unit_price=money.from_cents(cents))
             event = dataclasses.replace(event, order=dataclasses.replace(order, items=(item,)))
         written = io.BytesIO()
-        fastavro.schemaless_writer(written, schema, events.to_record(event))
+        fastavro.schemaless_writer(written, schema, to_record(event))
         assert event_avro.encode(event) == written.getvalue(), event
 
 
