@@ -24,6 +24,7 @@ from aiokafka.errors import (
     UnknownProducerId,
 )
 
+from shop.backoff import Backoff
 from shop.errors import InvalidRequest, KafkaUnavailable, StartupError, TopicNotFound
 from shop.partitioning import partitioner
 from shop.probe import SharedProbe
@@ -214,8 +215,7 @@ PRODUCER_DEAD_ENDS = (
     ProducerFenced,
     InvalidProducerEpoch,
 )
-# Between attempts to start a replacement while the broker is still away.
-FIRST_RESTART_BACKOFF_S = 0.1
+# The longest pause between attempts to start a replacement while the broker is still away.
 MAX_RESTART_BACKOFF_S = 2.0
 
 
@@ -369,20 +369,21 @@ class EventPublisher:
 
     async def _replace(self, old: _Generation) -> None:
         await self._retire(old)
-        backoff = FIRST_RESTART_BACKOFF_S
+        backoff = Backoff(most_s=MAX_RESTART_BACKOFF_S)
         while True:
             try:
                 new = await self._started("starting a new producer")
             except KafkaUnavailable:
-                log.warning("no new producer yet; next attempt in %.1f s", backoff)
+                log.warning("no new producer yet; next attempt in %.1f s", backoff.next_s)
             except Exception:  # not seen, but giving up would leave every write 503 for good
-                log.exception("starting a new producer failed; next attempt in %.1f s", backoff)
+                log.exception(
+                    "starting a new producer failed; next attempt in %.1f s", backoff.next_s
+                )
             else:
                 self._current = new
                 log.info("the Kafka producer was replaced; writes resume")
                 return
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_RESTART_BACKOFF_S)
+            await backoff.pause()
 
     async def _retire(self, old: _Generation) -> None:
         """Stop a producer that will never deliver again, so that nothing it held goes out later,

@@ -33,6 +33,7 @@ from aiokafka.errors import (
 )
 
 from shop.background import running_beside
+from shop.backoff import Backoff
 from shop.codec import OrderEventCodec
 from shop.errors import KafkaUnavailable
 from shop.events import OrderEvent
@@ -54,7 +55,6 @@ log = logging.getLogger(__name__)
 # Records decoded and applied between two awaits: larger batches rebuild no faster but hold the
 # event loop (and every HTTP request) for longer; 10,000 held it for 0.3-0.4 s after a burst.
 BATCH_RECORDS = 1_000
-MAX_BACKOFF_S = 5.0
 
 
 class OrderViewConsumer:
@@ -221,7 +221,7 @@ class OrderViewConsumer:
             del self._sending[value]
 
     async def _run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff()
         while True:
             try:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
@@ -230,7 +230,7 @@ class OrderViewConsumer:
                 if (lost := self._acked.found()) is not None:
                     raise lost
                 await self._progress.check_caught_up()
-                backoff = 0.1
+                backoff.reset()
             except ConsumerStoppedError:
                 return
             except OffsetOutOfRangeError as exc:
@@ -250,23 +250,21 @@ class OrderViewConsumer:
                     continue
                 # Nothing was skipped: uncommitted records come again after a rebalance (a
                 # registry outage is waited out in Decoder.decode, never skipped).
-                log.warning("order consumer: %s; retrying in %.1f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                log.warning("order consumer: %s; retrying in %.1f s", exc, backoff.next_s)
+                await backoff.pause()
 
     async def _rejoin(self, died: BaseException) -> None:
         """The consumer's group coordination ended for good: a new consumer rejoins the group,
         and its assignment replays the view's partitions as at start. Until one starts, retry."""
         log.warning("rejoining the group: the order consumer's group coordination ended (%r)", died)
-        backoff = 0.1
+        backoff = Backoff()
         while True:
             try:
                 await self._consumer.rejoin(self._timeout_s)
                 return
             except KafkaUnavailable as exc:
-                log.warning("order consumer: %s; retrying in %.1f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                log.warning("order consumer: %s; retrying in %.1f s", exc, backoff.next_s)
+                await backoff.pause()
 
     async def _apply(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Apply what one fetch returned, then commit the offset after each partition's last

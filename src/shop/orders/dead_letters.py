@@ -7,11 +7,11 @@ original record; a broker outage is waited out, never skipped.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from shop.backoff import Backoff
 from shop.errors import KafkaUnavailable
 from shop.kafka import EventPublisher, Headers
 
@@ -25,7 +25,6 @@ ERROR = PREFIX + "error"
 TIME = PREFIX + "time"
 # Long enough for any reason we write; an error header is not a place for a whole record.
 MAX_ERROR_BYTES = 1_000
-MAX_BACKOFF_S = 5.0
 
 
 def dead_letter_headers(record: Any, reason: str, now: datetime) -> Headers:
@@ -57,7 +56,7 @@ class DeadLetters:
     async def send(self, record: Any, reason: str) -> None:
         """Write ``record`` to the dead-letter topic and wait until the broker acknowledged it."""
         headers = dead_letter_headers(record, reason, datetime.now(UTC))
-        backoff = 0.1
+        backoff = Backoff()
         while True:
             try:
                 delivery = await self._publisher.send(self.topic, record.key, record.value, headers)
@@ -70,10 +69,9 @@ class DeadLetters:
                     record.partition,
                     record.offset,
                     exc.message,
-                    backoff,
+                    backoff.next_s,
                 )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                await backoff.pause()
         self.sent += 1
         log.error(
             "dead-lettered record %s-%d@%d to %s: %s",

@@ -6,16 +6,14 @@ with a growing pause, until it answers. Meanwhile the view says it is not follow
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+from shop.backoff import Backoff
 from shop.codec import OrderEventCodec
 from shop.errors import PoisonEvent, RegistryUnavailable
 from shop.events import OrderEvent
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 5.0
 
 
 class Decoder:
@@ -27,15 +25,16 @@ class Decoder:
 
     async def decode(self, values: list[bytes | None]) -> list[OrderEvent | PoisonEvent]:
         """Decode a batch, waiting out a registry outage rather than skipping records."""
-        backoff = 0.1
+        backoff = Backoff()
         try:
             while True:
                 try:
                     return await self._codec.decode_batch(values)
                 except RegistryUnavailable as exc:
                     self.waiting_for_registry = True
-                    log.warning("order consumer: %s; retrying in %.1f s", exc.message, backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    log.warning(
+                        "order consumer: %s; retrying in %.1f s", exc.message, backoff.next_s
+                    )
+                    await backoff.pause()
         finally:
             self.waiting_for_registry = False
