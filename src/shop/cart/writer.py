@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -184,4 +183,6 @@ class View(Protocol):
 
     def expect(self, partition: int, offset: int, event: OrderEvent) -> asyncio.Future[bool]: ...
 
-    def sending(self, event: OrderEvent, value: bytes) -> AbstractContextManager[None]: ...
+    def sending(
+        self, event: OrderEvent, value: bytes
+    ) -> contextlib.AbstractContextManager[None]: ...
