@@ -1,15 +1,19 @@
 """A task that runs beside a block: created before it, cancelled and awaited after it.
 
 STYLE's lifecycle rule for background work, in one place: nothing outlives the component that
-started it, and an error of the task after it was cancelled does not hide the block's own.
+started it, a task that fails says so in the log when it fails (not only at shutdown, and never
+silently), and an error of the task does not hide the block's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -18,9 +22,15 @@ async def running_beside(
 ) -> AsyncIterator[asyncio.Task[None]]:
     """``work`` as a task for the duration of the block (the task, to watch it)."""
     task = asyncio.create_task(work, name=name)
+    task.add_done_callback(_log_failure)
     try:
         yield task
     finally:
         task.cancel()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("the background task %r failed and stopped", task.get_name(), exc_info=error)

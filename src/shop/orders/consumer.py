@@ -315,10 +315,9 @@ class OrderViewConsumer:
             self._applier.new_from(tp, end)
 
     def _stopped(self, task: asyncio.Task[None]) -> None:
-        """The loop ended: no write waiting for the view to read it back will be confirmed."""
+        """The loop ended (a failure is logged by running_beside): no write waiting for the view
+        to read it back will be confirmed."""
         self._acked.abandon()
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("the order view stopped following its topic", exc_info=error)
 
     def _caught_up(self) -> None:
         """The view has replayed its partitions (after an assignment or a rebuild)."""
