@@ -13,6 +13,7 @@ from bench import (
     e2e,
     health_memory,
     instances,
+    kafka_floor,
     machine,
     rebuild,
     report,
@@ -26,6 +27,7 @@ OUT_DIR = Path(__file__).parent / "out"
 PARTS = (
     "echo",
     "create-order",
+    "kafka-floor",
     "e2e",
     "rebuild",
     "health-memory",
@@ -97,6 +99,9 @@ async def _measure(
             results.create_order = await asyncio.to_thread(
                 throughput.measure, service.cart_url, duration_s, service.process.pid
             )
+    if "kafka-floor" in parts:
+        _progress("aiokafka alone: 64 senders and a read-back consumer, as a create uses them")
+        results.kafka_floor = await kafka_floor.run(OUT_DIR / "data" / "kafka-floor")
     if "e2e" in parts:
         # A stack of its own: after the wrk run the view would still be reading its backlog.
         _progress(f"end to end at {rate} requests/s")

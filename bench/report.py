@@ -31,6 +31,7 @@ class Results:
     echo: Throughput | None = None
     echo_uvloop: Throughput | None = None
     create_order: Throughput | None = None
+    kafka_floor: dict[str, float] | None = None
     e2e: E2eResult | None = None
     rebuilds: list[RebuildResult] = dataclasses.field(default_factory=list)
     health_memory: HealthMemory | None = None
@@ -109,6 +110,16 @@ def _throughput_rows(results: Results) -> list[tuple[str, str, str]]:
         cpu_ratio = echo.cpu_us_per_request / service.cpu_us_per_request
         rows.append(
             ("same, as echo CPU per request / create-order CPU per request", f"{cpu_ratio:.2f}", "")
+        )
+    if results.kafka_floor is not None:
+        floor = results.kafka_floor
+        rows.append(
+            (
+                "aiokafka alone: 64 senders, acks=all, read back (kafka_floor.py)",
+                f"{floor['records_per_s']:,.0f} records/s; "
+                f"CPU {floor['cpu_us_per_record']:.0f} µs/record",
+                "",
+            )
         )
     if results.echo_uvloop is not None:
         uv = results.echo_uvloop
