@@ -15,13 +15,20 @@ from collections.abc import Sequence
 from aiokafka.partitioner import murmur2
 
 
-# aiokafka's murmur2 is pure Python (about 4 % of a create's CPU, measured): a create asks for its
-# key's partition three times (to route it, to check it is owned, to send it), so the last keys
-# are remembered.
-@functools.lru_cache(maxsize=1024)
 def partition_of(key: bytes, partitions: int) -> int:
+    return _remembered(key, partitions)
+
+
+def _partition_of(key: bytes, partitions: int) -> int:
     hashed: int = murmur2(key)
     return (hashed & 0x7FFFFFFF) % partitions
+
+
+# aiokafka's murmur2 is pure Python (about 4 % of a create's CPU, measured): a create asks for its
+# key's partition three times (to route it, to check it is owned, to send it), so the last keys
+# are remembered. (Behind partition_of, whose signature mypy checks; lru_cache's would take any
+# hashable arguments.)
+_remembered = functools.lru_cache(maxsize=1024)(_partition_of)
 
 
 def partitioner(key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
