@@ -76,8 +76,9 @@ async def bounded(call: Awaitable[T], timeout_s: float | None, doing: str) -> T:
             f"Kafka is unreachable or refused the request while {doing}; try again later"
         ) from None
     except TimeoutError:
+        within = "in time" if timeout_s is None else f"within {timeout_s:g} s"
         raise KafkaUnavailable(
-            f"Kafka did not answer within {timeout_s:g} s while {doing}; try again later"
+            f"Kafka did not answer {within} while {doing}; try again later"
         ) from None
 
 
