@@ -20,11 +20,11 @@ async def test_a_failing_task_is_logged_when_it_fails_and_the_block_goes_on(
         raise RuntimeError("broken clock")
 
     with caplog.at_level(logging.ERROR, logger="shop.background"):
-        async with running_beside(fails(), "clock") as task:
+        async with running_beside(fails(), "clock", "the clock stopped") as task:
             with pytest.raises(RuntimeError):
                 await asyncio.shield(task)
             [record] = caplog.records
-    assert "'clock' failed" in record.getMessage()
+    assert record.getMessage() == "the clock stopped (task 'clock' failed)"
     assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
     assert len(caplog.records) == 1
 
@@ -40,7 +40,7 @@ async def test_a_task_still_running_is_cancelled_silently(
         await asyncio.Event().wait()
 
     with caplog.at_level(logging.ERROR, logger="shop.background"):
-        async with running_beside(forever(), "forever") as task:
+        async with running_beside(forever(), "forever", "it stopped") as task:
             await started.wait()
     assert task.cancelled()
     assert not caplog.records

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
@@ -18,11 +19,12 @@ log = logging.getLogger(__name__)
 
 @contextlib.asynccontextmanager
 async def running_beside(
-    work: Coroutine[Any, Any, None], name: str
+    work: Coroutine[Any, Any, None], name: str, failure: str
 ) -> AsyncIterator[asyncio.Task[None]]:
-    """``work`` as a task for the duration of the block (the task, to watch it)."""
+    """``work`` as a task for the duration of the block (the task, to watch it); should it fail,
+    ``failure`` (what stops working, for the operator) is logged with its error at once."""
     task = asyncio.create_task(work, name=name)
-    task.add_done_callback(_log_failure)
+    task.add_done_callback(functools.partial(_log_failure, failure))
     try:
         yield task
     finally:
@@ -31,6 +33,6 @@ async def running_beside(
             await task
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
+def _log_failure(failure: str, task: asyncio.Task[None]) -> None:
     if not task.cancelled() and (error := task.exception()) is not None:
-        log.error("the background task %r failed and stopped", task.get_name(), exc_info=error)
+        log.error("%s (task %r failed)", failure, task.get_name(), exc_info=error)

@@ -75,7 +75,11 @@ class Ownership:
     async def running(self) -> AsyncIterator[Ownership]:
         """Watch this process's own clock while the block runs (see the module's docstring)."""
         self._last_tick = asyncio.get_running_loop().time()
-        async with running_beside(self._tick(), "ownership clock"):
+        async with running_beside(
+            self._tick(),
+            "ownership clock",
+            "a frozen process is no longer noticed: it may answer for partitions it lost",
+        ):
             yield self
 
     def assigned(self, owners: Mapping[int, Instance]) -> None:

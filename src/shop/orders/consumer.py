@@ -108,7 +108,11 @@ class OrderViewConsumer:
         try:
             await bounded(self._consumer.start(), self._timeout_s, "starting the order consumer")
             self._consumer.subscribe(self._rebalance)
-            async with running_beside(self._run(), f"order-view {self.topic}") as task:
+            async with running_beside(
+                self._run(),
+                f"order-view {self.topic}",
+                "the order view stopped following its topic; writes answer 503",
+            ) as task:
                 task.add_done_callback(self._stopped)
                 self._task = task
                 yield self

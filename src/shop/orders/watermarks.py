@@ -54,7 +54,11 @@ class Watermarks:
             yield self
             return
         try:
-            async with running_beside(self._flush_now_and_then(), "watermarks"):
+            async with running_beside(
+                self._flush_now_and_then(),
+                "watermarks",
+                "how far the log reached is no longer saved until the service restarts",
+            ):
                 yield self
         finally:
             self._flush()  # also when the block failed, as before running_beside
