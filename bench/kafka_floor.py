@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -67,11 +68,17 @@ async def measure(bootstrap: str, records: int) -> dict[str, float]:
                 read_enough.set()
 
     async def read_up_to(count: int) -> None:
+        """Until ``count`` records were read back; the reader's error if it fails first."""
         nonlocal wanted
         wanted = count
         read_enough.clear()
-        if read < count:
-            await read_enough.wait()
+        if read >= count:
+            return
+        enough = asyncio.ensure_future(read_enough.wait())
+        done, _ = await asyncio.wait({reader, enough}, return_when=asyncio.FIRST_COMPLETED)
+        if reader in done:
+            enough.cancel()
+            reader.result()
 
     value = os.urandom(VALUE_BYTES)
     numbers = iter(range(records))
@@ -92,6 +99,8 @@ async def measure(bootstrap: str, records: int) -> dict[str, float]:
         seconds, cpu_s = time.monotonic() - started, _cpu_s() - cpu_before
     finally:
         reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
         await consumer.stop()
         await producer.stop()
     return {
@@ -107,8 +116,10 @@ async def run(data_dir: Path) -> dict[str, float]:
     bootstrap = (await stack.dependencies(data_dir)).settings["SHOP_KAFKA_BOOTSTRAP_SERVERS"]
     argv = [sys.executable, "-m", "bench.kafka_floor", "--bootstrap", bootstrap]
     finished = await asyncio.to_thread(
-        subprocess.run, argv, capture_output=True, text=True, check=True, timeout=300
+        subprocess.run, argv, capture_output=True, text=True, timeout=300
     )
+    if finished.returncode != 0:
+        raise RuntimeError(f"bench.kafka_floor failed:\n{finished.stderr[-2000:]}")
     measured: dict[str, float] = json.loads(finished.stdout)
     return measured
 
