@@ -4,8 +4,8 @@ and its metrics. The outermost middleware, so it sees the status the client gets
 
 from __future__ import annotations
 
-import itertools
 import logging
+import random
 import re
 import secrets
 import time
@@ -23,10 +23,11 @@ REQUEST_ID = "X-Request-ID"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Asked every few seconds by load balancers and Prometheus: logged at DEBUG, not INFO.
 _WATCHERS = frozenset({"/livez", "/readyz", "/metrics"})
-# A generated id is 32 hex digits, as a UUID's: 16 drawn once per process, then a counter. As
-# unique as a UUID4 (a random 64-bit prefix per process), without uuid4's system call per request.
+# A generated id is 32 hex digits, as a UUID's: 16 drawn from the system once per process, then 16
+# from a seeded generator. As unique as a UUID4, without its system call per request, and not a
+# counter that would tell a client how many requests the service answers.
 _ID_PREFIX = secrets.token_hex(8)
-_ID_NUMBERS = itertools.count(1)
+_ID_BITS = random.Random(secrets.randbits(128)).getrandbits
 # The status logged and counted for a request whose client went away before the answer (nginx's).
 CLIENT_CLOSED = 499
 
@@ -43,7 +44,7 @@ def observed(api: str, metrics: Metrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get(REQUEST_ID, "")
-        rid = given if _VALID_ID.fullmatch(given) else f"{_ID_PREFIX}{next(_ID_NUMBERS):016x}"
+        rid = given if _VALID_ID.fullmatch(given) else f"{_ID_PREFIX}{_ID_BITS(64):016x}"
         token = request_id.set(rid)
         started = time.perf_counter()
         status = CLIENT_CLOSED
