@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Collection
+from collections.abc import Collection
 
 from shop.event_rules import Held
 from shop.events import OrderEvent
@@ -18,8 +17,7 @@ class OrderStore:
 
     def __init__(self) -> None:
         self._orders: dict[OrderId, Held] = {}
-        self._locks: dict[OrderId, asyncio.Lock] = {}
-        self._lock_users: dict[OrderId, int] = {}
+        self._locks: dict[OrderId, _Users] = {}
 
     def apply(self, event: OrderEvent, offset: int) -> bool:
         """Hold ``event``, read at ``offset``, if it is later than what is held; True if so.
@@ -66,20 +64,51 @@ class OrderStore:
     def __len__(self) -> int:
         return len(self._orders)
 
-    @contextlib.asynccontextmanager
-    async def locked(self, order_id: OrderId) -> AsyncIterator[None]:
-        """Hold the lock of one order (read, publish, apply without another writer between).
+    def locked(self, order_id: OrderId) -> OrderLock:
+        """The lock of one order (read, publish, apply without another writer between), held by
+        ``async with``.
 
         A lock lives only while someone holds or waits for it, so the table does not grow with
         the number of orders ever seen.
         """
-        lock = self._locks.setdefault(order_id, asyncio.Lock())
-        self._lock_users[order_id] = self._lock_users.get(order_id, 0) + 1
+        return OrderLock(self._locks, order_id)
+
+
+class _Users:
+    __slots__ = ("count", "lock")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.count = 0  # holding or waiting
+
+
+class OrderLock:
+    """``async with`` holds one order's lock. A class, not a generator context manager: every
+    write takes one, and this costs a third as much (measured)."""
+
+    __slots__ = ("_locks", "_order_id", "_users")
+
+    def __init__(self, locks: dict[OrderId, _Users], order_id: OrderId) -> None:
+        self._locks = locks
+        self._order_id = order_id
+
+    async def __aenter__(self) -> None:
+        users = self._locks.get(self._order_id)
+        if users is None:
+            users = self._locks[self._order_id] = _Users()
+        users.count += 1
+        self._users = users
         try:
-            async with lock:
-                yield
-        finally:
-            self._lock_users[order_id] -= 1
-            if not self._lock_users[order_id]:
-                del self._lock_users[order_id]
-                del self._locks[order_id]
+            await users.lock.acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._users.lock.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        self._users.count -= 1
+        if not self._users.count:
+            del self._locks[self._order_id]
