@@ -64,22 +64,39 @@ async def bounded(call: Awaitable[T], timeout_s: float | None, doing: str) -> T:
     ``None`` arms no timer: for a caller whose own deadline (``asyncio.timeout``) bounds the wait.
     """
     try:
+        if timeout_s is None:  # not even a Timeout without a timer: it is set up on every write
+            return await call
         # A timer on this task, not asyncio.wait_for: on 3.11 that wraps a coroutine in a task of
         # its own, two more trips through the event loop for every send of every write.
         async with asyncio.timeout(timeout_s):
             return await call
     except (KafkaError, OSError) as exc:
-        # aiokafka's words (class names, node ids, error codes) are for the operator, not the
-        # caller: one line in the log (repr keeps it one line), plain words in the answer.
-        log.warning("Kafka failed while %s: %r", doing, exc)
-        raise KafkaUnavailable(
-            f"Kafka is unreachable or refused the request while {doing}; try again later"
-        ) from None
+        raise _failed(exc, doing) from None
     except TimeoutError:
         within = "in time" if timeout_s is None else f"within {timeout_s:g} s"
         raise KafkaUnavailable(
             f"Kafka did not answer {within} while {doing}; try again later"
         ) from None
+
+
+def _failed(exc: BaseException, doing: str) -> KafkaUnavailable:
+    # aiokafka's words (class names, node ids, error codes) are for the operator, not the
+    # caller: one line in the log (repr keeps it one line), plain words in the answer.
+    log.warning("Kafka failed while %s: %r", doing, exc)
+    return KafkaUnavailable(
+        f"Kafka is unreachable or refused the request while {doing}; try again later"
+    )
+
+
+def delivery_failure(delivery: Delivery, doing: str) -> BaseException | None:
+    """What awaiting the settled ``delivery`` within :func:`bounded` would raise, or None when
+    the broker acknowledged it: for a callback that must not await."""
+    if delivery.cancelled():
+        return _failed(asyncio.CancelledError("the delivery was cancelled"), doing)
+    error = delivery.exception()
+    if isinstance(error, KafkaError | OSError):
+        return _failed(error, doing)
+    return error
 
 
 async def close_quietly(call: Awaitable[object], timeout_s: float, what: str) -> None:
@@ -310,17 +327,15 @@ class EventPublisher:
         delivery.add_done_callback(functools.partial(self._settled, generation, topic, sent_at))
         return delivery
 
-    async def acknowledged(self, delivery: Delivery, topic: str, *, deadline: bool = False) -> Any:
-        """Wait, at most the request timeout (or the caller's ``deadline``, as in :meth:`send`),
-        for the broker to acknowledge ``delivery``; its RecordMetadata (``partition``,
-        ``offset``).
+    async def acknowledged(self, delivery: Delivery, topic: str) -> Any:
+        """Wait, at most the request timeout, for the broker to acknowledge ``delivery``; its
+        RecordMetadata (``partition``, ``offset``).
 
         :class:`KafkaUnavailable` when it failed or took longer. After a timeout the outcome is
         unknown: ``delivery`` stays pending (the wait is shielded) and the record may still land,
         which is why the order writer keeps it until it settles.
         """
-        timeout_s = None if deadline else self._timeout_s
-        return await bounded(asyncio.shield(delivery), timeout_s, f"publishing to {topic}")
+        return await bounded(asyncio.shield(delivery), self._timeout_s, f"publishing to {topic}")
 
     def _writable(self) -> _Generation:
         if self._current is None:

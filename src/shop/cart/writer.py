@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -72,33 +73,49 @@ class OrderWriter:
 
     async def create(self, order_id: OrderId, items_count: int) -> Order:
         """A new order, on the broker and in the view; 409 when the id is taken."""
-        async with self._deadline(order_id), self._store.locked(order_id):
-            self._ensure_owned(order_id)
-            await self._settle(order_id)
-            if self._store.get(order_id) is not None:
-                raise OrderAlreadyExists(
-                    f"order {order_id} already exists; choose another orderId or update it"
-                )
-            now = self._clock()
-            event = events.created(build_order(order_id, items_count, now, self._rng), now)
-            await self._publish(event)
-            return event.order
+        return await self._serialized(order_id, functools.partial(self._create, items_count))
 
     async def update(self, order_id: OrderId, status: OrderStatus) -> Order:
         """The order in ``status``; no event when it already has it. 404 unknown, 409 final."""
-        async with self._deadline(order_id), self._store.locked(order_id):
-            self._ensure_owned(order_id)
-            await self._settle(order_id)
-            current = self._store.get(order_id)
-            if current is None:
-                raise OrderNotFound(f"order {order_id} does not exist; create it first")
-            order, version = current
-            changed = order.with_status(status)
-            if changed == order:
-                return order
-            event = events.updated(changed, version, self._clock())
-            await self._publish(event)
-            return event.order
+        return await self._serialized(order_id, functools.partial(self._update, status))
+
+    async def _serialized(
+        self, order_id: OrderId, write: Callable[[OrderId], Awaitable[Order]]
+    ) -> Order:
+        """``write`` the order, holding its lock, once its last unconfirmed send has settled.
+        One deadline for the whole write: waiting for the lock, settling, publishing."""
+        try:
+            async with asyncio.timeout(self._timeout_s), self._store.locked(order_id):
+                self._ensure_owned(order_id)
+                await self._settle(order_id)
+                return await write(order_id)
+        except TimeoutError:
+            raise KafkaUnavailable(
+                f"the change of order {order_id} did not complete within {self._timeout_s:g} s "
+                "(Kafka is slow or unreachable); try again later"
+            ) from None
+
+    async def _create(self, items_count: int, order_id: OrderId) -> Order:
+        if self._store.get(order_id) is not None:
+            raise OrderAlreadyExists(
+                f"order {order_id} already exists; choose another orderId or update it"
+            )
+        now = self._clock()
+        event = events.created(build_order(order_id, items_count, now, self._rng), now)
+        await self._publish(event)
+        return event.order
+
+    async def _update(self, status: OrderStatus, order_id: OrderId) -> Order:
+        current = self._store.get(order_id)
+        if current is None:
+            raise OrderNotFound(f"order {order_id} does not exist; create it first")
+        order, version = current
+        changed = order.with_status(status)
+        if changed == order:
+            return order
+        event = events.updated(changed, version, self._clock())
+        await self._publish(event)
+        return event.order
 
     async def _publish(self, event: OrderEvent) -> None:
         await ensure_reachable(self._publisher.client, self._topic)
@@ -108,8 +125,7 @@ class OrderWriter:
         with self._view.sending(event, value):
             delivery = await self._publisher.send(self._topic, key, value, headers, deadline=True)
             try:
-                landed = await self._publisher.acknowledged(delivery, self._topic, deadline=True)
-                applied = await self._view.expect(landed.partition, landed.offset, event)
+                applied = await self._view.confirmed(delivery, event)
             # An error, the request's timeout, the write's deadline, a cancellation: all leave
             # the send in doubt (it may be on the log, and the view may yet read it).
             except BaseException:
@@ -137,18 +153,6 @@ class OrderWriter:
                 f"try again in {RETRY_AFTER_S} s",
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
-
-    @contextlib.asynccontextmanager
-    async def _deadline(self, order_id: OrderId) -> AsyncIterator[None]:
-        """One deadline for the whole write: waiting for the order's lock, settling, publishing."""
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                yield
-        except TimeoutError:
-            raise KafkaUnavailable(
-                f"the change of order {order_id} did not complete within {self._timeout_s:g} s "
-                "(Kafka is slow or unreachable); try again later"
-            ) from None
 
     async def _settle(self, order_id: OrderId) -> None:
         """Before writing an order, the view must hold whatever the order's last unconfirmed send
@@ -181,7 +185,7 @@ class View(Protocol):
 
     async def read_to_end(self) -> None: ...
 
-    def expect(self, partition: int, offset: int, event: OrderEvent) -> asyncio.Future[bool]: ...
+    def confirmed(self, delivery: Delivery, event: OrderEvent) -> asyncio.Future[bool]: ...
 
     def sending(
         self, event: OrderEvent, value: bytes

@@ -145,15 +145,16 @@ class Acknowledged:
         offset: int,
         event: OrderEvent,
         applied: int,
-    ) -> asyncio.Future[bool]:
+        confirmed: asyncio.Future[bool],
+    ) -> None:
         """``event`` was acknowledged at ``offset`` of ``tp``, where the view has applied up to
-        ``applied``: whether the view applied it, once it has read that far."""
-        confirmed = asyncio.get_running_loop().create_future()
+        ``applied``: ``confirmed`` resolves to whether the view applied it, once it has read that
+        far."""
         if applied <= offset:
             self._acked.setdefault(tp, {})[offset] = _Acked(
                 event.order_id, event.order_version, event.event_id, confirmed
             )
-            return confirmed
+            return
         # Read already: the view holds this event if it applied it (the order's lock keeps this
         # instance from writing the order again meanwhile).
         held = self._store.held(event.order_id)
@@ -166,7 +167,6 @@ class Acknowledged:
                 "broker had acknowledged",
                 1,
             )
-        return confirmed
 
     def found(self) -> LogLost | None:
         """The loss :meth:`expect` found since the last call, if any."""
