@@ -9,11 +9,12 @@ import time
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as kafka_murmur2
 
 from shop.errors import Rebalancing
 from shop.orders.assignor import balanced
 from shop.ownership import Instance, Ownership
-from shop.partitioning import partition_of, partitioner
+from shop.partitioning import murmur2, partition_of, partitioner
 
 ME = Instance("http://a:8000", "http://a:8001")
 OTHER = Instance("http://b:8000", "http://b:8001")
@@ -30,6 +31,15 @@ def test_partition_of_is_the_producers_partitioner() -> None:
         expected = DefaultPartitioner()(key, every, every)
         assert partition_of(key, count) == partitioner(key, every, every) == expected
         assert partition_of(key, count) == expected  # remembered, still the same
+
+
+def test_murmur2_is_kafkas() -> None:
+    """The service's murmur2 hashes any bytes, of every length up to 70, as aiokafka's does."""
+    rng = random.Random(11)
+    for length in range(71):
+        for _ in range(30):
+            data = rng.randbytes(length)
+            assert murmur2(data) == kafka_murmur2(data), data
 
 
 @pytest.mark.parametrize(
