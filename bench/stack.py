@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -87,10 +87,11 @@ async def start(
     settings: Mapping[str, str] | None = None,
     *,
     apart: bool = False,
+    wrapper: Sequence[str] = (),
 ) -> Service:
     """Spawn the service; ``settings`` are more ``SHOP_`` variables (a scan limit, say).
     ``apart``: on the broker and registry of ``data_dir`` (:func:`dependencies`) even on noida-db,
-    as every service on Kafka is."""
+    as every service on Kafka is. ``wrapper``: a command that runs the service (valgrind's)."""
     external = (await dependencies(data_dir)).settings if broker == "kafka" or apart else {}
     host = "127.0.0.1"
     cart_port, orders_port = free_port(host), free_port(host)
@@ -113,7 +114,7 @@ async def start(
         started_at = time.monotonic()
         # Popen (fork and exec, no wait) so the service's output goes straight to its log file.
         process = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "shop"],
+            [*wrapper, sys.executable, "-m", "shop"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -54,13 +54,13 @@ def _echo_server(uvloop: bool) -> Iterator[tuple[str, int]]:
     argv = [sys.executable, "-m", "bench.echo", "--port", str(port)]
     with subprocess.Popen([*argv, "--uvloop"] if uvloop else argv) as process:
         try:
-            _wait_listening(port, process)
+            wait_listening(port, process)
             yield f"http://127.0.0.1:{port}", process.pid
         finally:
             process.terminate()
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
