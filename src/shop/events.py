@@ -4,12 +4,12 @@ Avro records (``event_avro`` writes them)."""
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shop.ids import random_uuid
 from shop.order import Order, OrderId, OrderItem, OrderStatus, whole_millis
 
 
@@ -33,13 +33,13 @@ class OrderEvent:
 
 def created(order: Order, now: datetime) -> OrderEvent:
     """The first event of ``order``: version 1."""
-    return OrderEvent(str(uuid.uuid4()), EventType.ORDER_CREATED, 1, whole_millis(now), order)
+    return OrderEvent(random_uuid(), EventType.ORDER_CREATED, 1, whole_millis(now), order)
 
 
 def updated(order: Order, previous_version: int, now: datetime) -> OrderEvent:
     """The event that follows version ``previous_version`` of the same order."""
     return OrderEvent(
-        str(uuid.uuid4()), EventType.ORDER_UPDATED, previous_version + 1, whole_millis(now), order
+        random_uuid(), EventType.ORDER_UPDATED, previous_version + 1, whole_millis(now), order
     )
 
 

@@ -5,15 +5,14 @@ and its metrics. The outermost middleware, so it sees the status the client gets
 from __future__ import annotations
 
 import logging
-import random
 import re
-import secrets
 import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from shop.errors import echo
+from shop.ids import random_hex
 from shop.observability.logs import request_id
 from shop.observability.metrics import Metrics
 
@@ -23,11 +22,9 @@ REQUEST_ID = "X-Request-ID"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Asked every few seconds by load balancers and Prometheus: logged at DEBUG, not INFO.
 _WATCHERS = frozenset({"/livez", "/readyz", "/metrics"})
-# A generated id is 32 hex digits, as a UUID's: 16 drawn from the system once per process, then 16
-# from a seeded generator. As unique as a UUID4, without its system call per request, and not a
-# counter that would tell a client how many requests the service answers.
-_ID_PREFIX = secrets.token_hex(8)
-_ID_BITS = random.Random(secrets.randbits(128)).getrandbits
+# A generated id is 32 random hex digits, as a UUID's (shop.ids: no system call per request), not
+# a counter that would tell a client how many requests the service answers.
+_ID_DIGITS = 32
 # The status logged and counted for a request whose client went away before the answer (nginx's).
 CLIENT_CLOSED = 499
 
@@ -44,7 +41,7 @@ def observed(api: str, metrics: Metrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get(REQUEST_ID, "")
-        rid = given if _VALID_ID.fullmatch(given) else f"{_ID_PREFIX}{_ID_BITS(64):016x}"
+        rid = given if _VALID_ID.fullmatch(given) else random_hex(_ID_DIGITS)
         token = request_id.set(rid)
         started = time.perf_counter()
         status = CLIENT_CLOSED
