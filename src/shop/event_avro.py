@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from shop.events import EventType, OrderEvent
+from shop.order import CATALOGUE, CURRENCY, OrderStatus
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
@@ -23,6 +24,16 @@ _SMALL = [bytes((n << 1,)) for n in range(64)]
 _EVENT_TYPES = {EventType.ORDER_CREATED: _SMALL[0], EventType.ORDER_UPDATED: _SMALL[1]}
 # unitPrice and totalAmount: decimal(12, 2).
 _SCALE = 2
+
+
+def _string(text: str) -> bytes:
+    data = text.encode("utf-8")
+    return (_SMALL[len(data)] if len(data) < 64 else _long(len(data))) + data
+
+
+# Texts most events repeat, written once: the catalogue's item names, the currency, each status.
+_KNOWN = {text: _string(text) for text in [name for name, _, _ in CATALOGUE] + [CURRENCY]}
+_STATUSES = {status: _string(status.value) for status in OrderStatus}
 
 
 def encode(event: OrderEvent) -> bytes:
@@ -41,15 +52,15 @@ def encode(event: OrderEvent) -> bytes:
     for item in order.items:
         parts += (
             _string(item.item_id),
-            _string(item.name),
+            _KNOWN.get(item.name) or _string(item.name),
             _long(item.quantity),
             _decimal(item.unit_price),
         )
     parts += (
         _SMALL[0],
         _decimal(order.total_amount),
-        _string(order.currency),
-        _string(order.status.value),
+        _KNOWN.get(order.currency) or _string(order.currency),
+        _STATUSES[order.status],
     )
     return b"".join(parts)
 
@@ -65,11 +76,6 @@ def _long(value: int) -> bytes:
         zigzag >>= 7
     out.append(zigzag)
     return bytes(out)
-
-
-def _string(text: str) -> bytes:
-    data = text.encode("utf-8")
-    return _long(len(data)) + data
 
 
 def _timestamp_millis(moment: datetime) -> bytes:
