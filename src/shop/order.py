@@ -100,6 +100,7 @@ CATALOGUE: tuple[tuple[str, int, int], ...] = (
 )
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
+_ITEM_BITS = 64
 
 
 def build_order(order_id: OrderId, items_count: int, now: datetime, rng: random.Random) -> Order:
@@ -110,13 +111,19 @@ def build_order(order_id: OrderId, items_count: int, now: datetime, rng: random.
         raise ValueError("now must be an aware UTC datetime")
     # Every id character of the order in one draw: 4 per item, then 6 for the customer.
     codes = "".join(rng.choices(_ID_ALPHABET, k=4 * items_count + 6))
+    # And 64 random bits per item, for its product, quantity and price: each taken modulo a
+    # number below 2**14, so the skew is under 2**-40 (randrange costs 1.3 µs a call).
+    draws = rng.getrandbits(_ITEM_BITS * items_count)
     items = []
     total_cents = 0
     for number in range(1, items_count + 1):
-        name, low, high = rng.choice(CATALOGUE)
-        quantity = rng.randrange(1, MAX_QUANTITY + 1)
+        draws, draw = divmod(draws, 1 << _ITEM_BITS)
+        draw, product = divmod(draw, len(CATALOGUE))
+        name, low, high = CATALOGUE[product]
+        draw, quantity = divmod(draw, MAX_QUANTITY)
+        quantity += 1
         # Whole cents while building; an amount only once, exact (never through float).
-        cents = rng.randrange(low, high + 1)
+        cents = low + draw % (high - low + 1)
         total_cents += cents * quantity
         code = codes[4 * number - 4 : 4 * number]
         items.append(
