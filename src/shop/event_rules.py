@@ -54,8 +54,19 @@ def _reject(reason: str) -> Judgement:
     return Judgement(Verdict.REJECT, reason)
 
 
-def judge(event: OrderEvent, key: bytes | None, offset: int, held: Held | None) -> Judgement:
+def judge(
+    event: OrderEvent,
+    key: bytes | None,
+    offset: int,
+    held: Held | None,
+    *,
+    built_here: bool = False,
+) -> Judgement:
     """Whether the view applies ``event``, read at ``offset`` under ``key``, given ``held``.
+
+    ``built_here``: the record is the very event this instance's cart built (its bytes, eventId
+    included, are the ones it sent), so its order is not checked again: the cart only builds
+    orders that pass :func:`order_problem` (tested). Its key and place in the log still are.
 
     Versions: a record's version can be no larger than its offset + 1 (each earlier version is an
     earlier record of the same partition), which bounds a forged one without any fixed limit. A
@@ -65,7 +76,7 @@ def judge(event: OrderEvent, key: bytes | None, offset: int, held: Held | None) 
     if key != event.order_id.encode("utf-8"):
         shown = key.decode("utf-8", errors="replace")[:64] if key is not None else "no key"
         return _reject(f"the record key ({shown}) is not the event's orderId")
-    if (problem := order_problem(event.order)) is not None:
+    if not built_here and (problem := order_problem(event.order)) is not None:
         return _reject(problem)
     version = event.order_version
     if not 1 <= version <= offset + 1:

@@ -16,7 +16,16 @@ import pytest
 from shop import event_avro, events, money
 from shop.codec import order_event_schema
 from shop.errors import StatusLocked
-from shop.order import Order, OrderId, OrderStatus, build_order, valid_order_id
+from shop.event_rules import order_problem
+from shop.order import (
+    MAX_ITEMS,
+    MIN_ITEMS,
+    Order,
+    OrderId,
+    OrderStatus,
+    build_order,
+    valid_order_id,
+)
 from shop.store import OrderStore
 from tests.service.helpers import to_record
 
@@ -55,6 +64,19 @@ def test_built_order_has_generated_items_and_exact_total() -> None:
         assert 1 <= item.quantity <= 5
         assert Decimal("1.00") <= item.unit_price <= Decimal("199.99")
     assert len({item.item_id for item in order.items}) == 7
+
+
+def test_every_order_the_cart_builds_passes_the_views_rules() -> None:
+    """The view does not check the order of an event this instance built (event_rules.judge's
+    built_here): so every order build_order makes, and every status it can be given, must pass
+    the rules the view checks on everyone else's events."""
+    rng = random.Random(5)
+    for items in range(MIN_ITEMS, MAX_ITEMS + 1):
+        for seed in range(20):
+            order = new_order(f"ORDER-{items}-{seed}", items=items, seed=rng.randrange(10**9))
+            assert order_problem(order) is None
+            for status in OrderStatus:
+                assert order_problem(order.with_status(status)) is None
 
 
 def test_order_date_keeps_milliseconds_only() -> None:

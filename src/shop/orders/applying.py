@@ -52,12 +52,15 @@ class Applier:
         )
         applied: set[int] = set()
         for record in records:
-            event = sending.get(record.value) or next(decoded)
+            built_here = sending.get(record.value)
+            event = built_here or next(decoded)
             if isinstance(event, PoisonEvent):
                 await self._refuse(record, str(event))
                 continue
             held = self._store.held(event.order_id)
-            judgement = judge(event, record.key, record.offset, held)
+            judgement = judge(
+                event, record.key, record.offset, held, built_here=built_here is not None
+            )
             if judgement.verdict is Verdict.REJECT:
                 await self._refuse(record, judgement.reason)
                 continue

@@ -234,7 +234,8 @@ class OrderViewConsumer:
     def sending(self, event: OrderEvent, value: bytes) -> Sending:
         """While the cart writes ``event`` as the record value ``value`` (``with``): a record read
         with exactly these bytes holds this very event (its eventId is in them), so it is applied
-        as sent instead of being decoded again. It is judged like any other record."""
+        as sent instead of being decoded again. It is judged on its key and place in the log like
+        any other record, not on its order, which the cart built (event_rules.judge)."""
         return Sending(self._sending, event, value)
 
     async def _run(self) -> None:
