@@ -58,6 +58,8 @@ CONTENT_ENCODINGS = ("identity", "gzip", "deflate", "br", "zstd")
 def _check_content_encoding(request: web.Request) -> None:
     """A body in an encoding the service cannot decode is a 415, as HTTP says (RFC 9110 15.5.16)."""
     declared = request.headers.get("Content-Encoding", "").strip().lower()
+    if not declared:  # nearly every request
+        return
     for coding in filter(None, (part.strip() for part in declared.split(","))):
         if coding not in CONTENT_ENCODINGS:
             raise UnsupportedMediaType(
@@ -156,19 +158,26 @@ def _check_items_count(value: object) -> str | None:
     return None
 
 
+_STATUSES = frozenset(status.value for status in OrderStatus)
+
+
 def _check_status(value: object) -> str | None:
-    if not isinstance(value, str) or value not in {status.value for status in OrderStatus}:
+    if not isinstance(value, str) or value not in _STATUSES:
         return STATUS_RULE
     return None
 
 
+_CREATE_RULES = {"orderId": order_id_problem, "itemsCount": _check_items_count}
+_UPDATE_RULES = {"orderId": order_id_problem, "status": _check_status}
+
+
 async def create_order(request: web.Request) -> CreateOrder:
     body = await read_object(request)
-    _checked(body, {"orderId": order_id_problem, "itemsCount": _check_items_count})
+    _checked(body, _CREATE_RULES)
     return CreateOrder(OrderId(body["orderId"]), body["itemsCount"])
 
 
 async def update_order(request: web.Request) -> UpdateOrder:
     body = await read_object(request)
-    _checked(body, {"orderId": order_id_problem, "status": _check_status})
+    _checked(body, _UPDATE_RULES)
     return UpdateOrder(OrderId(body["orderId"]), OrderStatus(body["status"]))

@@ -41,7 +41,7 @@ def observed(api: str, metrics: Metrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get(REQUEST_ID, "")
-        rid = given if _VALID_ID.fullmatch(given) else random_hex(_ID_DIGITS)
+        rid = given if given and _VALID_ID.fullmatch(given) else random_hex(_ID_DIGITS)
         token = request_id.set(rid)
         started = time.perf_counter()
         status = CLIENT_CLOSED
