@@ -47,12 +47,13 @@ class Applier:
         """
         # Tombstones are not events (the cart writes none): nothing to apply, nothing refused.
         records = [r for r in records if r.value is not None and not self._holds(r)]
-        decoded = iter(
-            await self._decoder.decode([r.value for r in records if r.value not in sending])
-        )
+        # Looked up once, before any await: a write that gives up meanwhile (its deadline) leaves
+        # ``sending``, and its record must still be the one that was not decoded.
+        mine = [sending.get(r.value) for r in records]
+        foreign = [r.value for r, own in zip(records, mine, strict=True) if own is None]
+        decoded = iter(await self._decoder.decode(foreign))
         applied: set[int] = set()
-        for record in records:
-            built_here = sending.get(record.value)
+        for record, built_here in zip(records, mine, strict=True):
             event = built_here or next(decoded)
             if isinstance(event, PoisonEvent):
                 await self._refuse(record, str(event))

@@ -1,0 +1,50 @@
+"""Applying a fetched batch to the view (pure: no broker, a stand-in decoder)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+from aiokafka import ConsumerRecord
+
+from shop import events
+from shop.events import OrderEvent
+from shop.kafka import version_headers
+from shop.order import OrderId, build_order
+from shop.orders.applying import Applier
+from shop.store import OrderStore
+
+NOW = datetime(2026, 11, 26, 19, 0, tzinfo=UTC)
+
+
+async def test_a_write_that_gives_up_while_its_batch_is_decoded_is_still_applied_as_sent() -> None:
+    """The read-back of the cart's own event is recognised once, before the batch's awaits: a
+    writer whose deadline fires meanwhile leaves ``sending``, and its record is still applied as
+    the event it is, never matched to another record's decoding."""
+    own = events.created(build_order(OrderId("ORDER-A"), 2, NOW, random.Random(1)), NOW)
+    value = b"the bytes the cart sent"
+    sending: dict[bytes, OrderEvent] = {value: own}
+
+    class WriterGivesUpMeanwhile:
+        async def decode(self, values: list[bytes | None]) -> list[OrderEvent]:
+            assert values == []  # the cart's own record is not decoded
+            sending.clear()
+            return []
+
+    store = OrderStore()
+    applier = Applier(store, WriterGivesUpMeanwhile(), dead_letters=None)  # type: ignore[arg-type]
+    record = ConsumerRecord(
+        topic="order-events",
+        partition=0,
+        offset=0,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"ORDER-A",
+        value=value,
+        checksum=None,
+        serialized_key_size=7,
+        serialized_value_size=len(value),
+        headers=[(name, data) for name, data in version_headers(1)],
+    )
+    assert await applier.apply([record], sending) == {0}
+    assert store.get(OrderId("ORDER-A")) == (own.order, 1)
