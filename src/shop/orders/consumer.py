@@ -224,7 +224,8 @@ class OrderViewConsumer:
         tp = TopicPartition(self.topic, partition)
         if offset >= 0:  # else no offset was given (a duplicate the broker recognised)
             self._watermarks.note(partition, offset + 1)
-        if offset < 0 or tp not in self._consumer.assignment():
+        stopped = self._task is None or self._task.done()  # nothing would ever read it back
+        if offset < 0 or stopped or tp not in self._consumer.assignment():
             confirmed.set_result(False)
             return
         self._acked.expect(tp, offset, event, self._progress.applied(tp), confirmed)
