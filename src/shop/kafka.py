@@ -70,13 +70,14 @@ async def bounded(call: Awaitable[T], timeout_s: float | None, doing: str) -> T:
         # its own, two more trips through the event loop for every send of every write.
         async with asyncio.timeout(timeout_s):
             return await call
-    except (KafkaError, OSError) as exc:
-        raise _failed(exc, doing) from None
+    # TimeoutError first: it is an OSError too.
     except TimeoutError:
         within = "in time" if timeout_s is None else f"within {timeout_s:g} s"
         raise KafkaUnavailable(
             f"Kafka did not answer {within} while {doing}; try again later"
         ) from None
+    except (KafkaError, OSError) as exc:
+        raise _failed(exc, doing) from None
 
 
 def _failed(exc: BaseException, doing: str) -> KafkaUnavailable:
@@ -89,8 +90,9 @@ def _failed(exc: BaseException, doing: str) -> KafkaUnavailable:
 
 
 def delivery_failure(delivery: Delivery, doing: str) -> BaseException | None:
-    """What awaiting the settled ``delivery`` within :func:`bounded` would raise, or None when
-    the broker acknowledged it: for a callback that must not await."""
+    """What a writer waiting for the settled ``delivery`` raises, or None when the broker
+    acknowledged it: for a callback that must not await. Kafka's errors in :func:`bounded`'s
+    words; a cancelled delivery (never sent) as one of them too."""
     if delivery.cancelled():
         return _failed(asyncio.CancelledError("the delivery was cancelled"), doing)
     error = delivery.exception()
