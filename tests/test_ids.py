@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
+import subprocess
+import sys
 import uuid
 
 from shop.ids import random_hex, random_uuid
@@ -28,17 +29,26 @@ def test_random_hex_has_the_digits_asked_for() -> None:
 
 def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
     """The generator is seeded again in a forked child, which would otherwise repeat the
-    parent's ids."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its next id, then gone without running the parent's clean-ups
-        os.write(write, random_uuid().encode())
-        os._exit(0)
-    os.close(write)
-    try:
-        child = os.read(read, 64).decode()
-    finally:
-        os.close(read)
-        os.waitpid(pid, 0)
+    parent's ids. (Forked in a process of its own: pytest's may run threads, which fork warns
+    about on newer Pythons.)"""
+    answer = subprocess.run(
+        [sys.executable, "-c", FORK_AND_DRAW], capture_output=True, text=True, check=True
+    )
+    parent, child = answer.stdout.split()
     assert uuid.UUID(child).version == 4
-    assert child != random_uuid()
+    assert child != parent
+
+
+FORK_AND_DRAW = """
+import os
+from shop.ids import random_uuid
+
+read, write = os.pipe()
+if os.fork() == 0:
+    os.write(write, random_uuid().encode())
+    os._exit(0)
+os.close(write)
+child = os.read(read, 64).decode()
+os.wait()
+print(random_uuid(), child)
+"""
