@@ -2,7 +2,9 @@
 
 Anyone who can write to the topic can put a record on it, so a decoded event is not trusted. An
 event is judged against the record it came in (key and offset) and against what the view holds of
-the order; the verdict is pure, with no Kafka or aiohttp in sight.
+the order; the verdict is pure, with no Kafka or aiohttp in sight. The one exception: the
+read-back of an event this instance is writing (its exact bytes) is not judged on its order again,
+only on its key and place in the log (``judge``'s ``built_here``).
 """
 
 from __future__ import annotations
