@@ -25,7 +25,6 @@ import dataclasses
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -165,18 +164,12 @@ def _load(url: str, prefix: str, duration_s: float) -> wrk.WrkResult:
 def count_echo(duration_s: float) -> Count:
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         out_file = Path(tmp) / "callgrind.out"
-        port = stack.free_port()
-        argv = [*_callgrind(out_file), sys.executable, "-m", "bench.echo", "--port", str(port)]
-        with subprocess.Popen(argv) as process:
-            try:
-                throughput.wait_listening(port, process, timeout_s=120)
-                url = f"http://127.0.0.1:{port}"
-                _load(url, "warm", WARM_UP_S)
-                _instrument(process.pid, on=True)
-                answered = _load(url, "count", duration_s).requests
-                _instrument(process.pid, on=False)
-            finally:
-                process.terminate()
+        server = throughput.echo_server(wrapper=_callgrind(out_file), listen_timeout_s=120)
+        with server as (url, pid):
+            _load(url, "warm", WARM_UP_S)
+            _instrument(pid, on=True)
+            answered = _load(url, "count", duration_s).requests
+            _instrument(pid, on=False)
         return Count(answered, _totals(out_file))
 
 

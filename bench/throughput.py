@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from bench import cpu, wrk
 from bench.stack import free_port
@@ -44,23 +44,27 @@ def measure(url: str, duration_s: float, pid: int) -> Throughput:
 
 
 async def measure_echo(duration_s: float, uvloop: bool = False) -> Throughput:
-    with _echo_server(uvloop) as (url, pid):
+    with echo_server(uvloop) as (url, pid):
         return await asyncio.to_thread(measure, url, duration_s, pid)
 
 
 @contextlib.contextmanager
-def _echo_server(uvloop: bool) -> Iterator[tuple[str, int]]:
+def echo_server(
+    uvloop: bool = False, wrapper: Sequence[str] = (), listen_timeout_s: float = 20
+) -> Iterator[tuple[str, int]]:
+    """The bare echo, listening (its URL and pid); ``wrapper``: a command that runs it
+    (valgrind's), whose slower start ``listen_timeout_s`` allows for."""
     port = free_port()
-    argv = [sys.executable, "-m", "bench.echo", "--port", str(port)]
+    argv = [*wrapper, sys.executable, "-m", "bench.echo", "--port", str(port)]
     with subprocess.Popen([*argv, "--uvloop"] if uvloop else argv) as process:
         try:
-            wait_listening(port, process)
+            _wait_listening(port, process, listen_timeout_s)
             yield f"http://127.0.0.1:{port}", process.pid
         finally:
             process.terminate()
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
