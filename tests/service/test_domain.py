@@ -7,6 +7,7 @@ import dataclasses
 import io
 import random
 import re
+import string
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ import fastavro
 import pytest
 
 from shop import event_avro, events, money
+from shop.cart.writer import utc_now
 from shop.codec import order_event_schema
 from shop.errors import StatusLocked
 from shop.event_rules import order_problem
@@ -29,6 +31,7 @@ from shop.order import (
 from shop.store import OrderStore
 from tests.service.helpers import to_record
 
+ALPHABET = string.ascii_uppercase + string.digits
 NOW = datetime(2026, 11, 24, 22, 0, 0, 123456, tzinfo=UTC)
 
 
@@ -64,6 +67,27 @@ def test_built_order_has_generated_items_and_exact_total() -> None:
         assert 1 <= item.quantity <= 5
         assert Decimal("1.00") <= item.unit_price <= Decimal("199.99")
     assert len({item.item_id for item in order.items}) == 7
+
+
+def test_generated_ids_draw_every_character_in_every_place() -> None:
+    """Each character of an item's and a customer's generated id takes every letter and digit."""
+    rng = random.Random(3)
+    seen: dict[tuple[str, int], set[str]] = {}
+    for _ in range(2_000):
+        order = build_order(OrderId("ORDER-1"), 2, NOW, rng)
+        codes = [("customer", order.customer_id[len("CUST-") :])]
+        codes += [("item", item.item_id[len("ITEM-001-") :]) for item in order.items]
+        for kind, code in codes:
+            for place, character in enumerate(code):
+                seen.setdefault((kind, place), set()).add(character)
+    assert len(seen) == 6 + 4
+    assert all(characters == set(ALPHABET) for characters in seen.values())
+
+
+def test_the_carts_clock_gives_whole_milliseconds() -> None:
+    """The cart's clock is UTC to the millisecond, as events keep time."""
+    now = utc_now()
+    assert now.tzinfo is UTC and now.microsecond % 1000 == 0
 
 
 def test_every_order_the_cart_builds_passes_the_views_rules() -> None:

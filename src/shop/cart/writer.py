@@ -33,7 +33,7 @@ from shop.codec import OrderEventCodec
 from shop.errors import KafkaUnavailable, OrderAlreadyExists, OrderNotFound, Rebalancing
 from shop.events import OrderEvent
 from shop.kafka import Delivery, EventPublisher, version_headers
-from shop.order import Order, OrderId, OrderStatus, build_order
+from shop.order import Order, OrderId, OrderStatus, build_order, whole_millis
 from shop.ownership import RETRY_AFTER_S, Ownership
 from shop.store import OrderStore
 
@@ -41,7 +41,9 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond, as events keep it (so neither the order nor its event has to cut
+    it again)."""
+    return whole_millis(datetime.now(UTC))
 
 
 class OrderWriter:
