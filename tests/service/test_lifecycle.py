@@ -6,6 +6,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shop.main import running_service
 from shop.settings import Settings
@@ -43,6 +44,31 @@ async def test_view_and_updates_survive_a_restart_of_the_service(
             f"{second.cart_url}/create-order", json={"orderId": order_ids[1], "itemsCount": 1}
         ) as response:
             assert response.status == 409
+
+
+async def test_a_stopped_service_has_committed_all_it_applied(
+    service_settings: Settings, http: aiohttp.ClientSession
+) -> None:
+    """The view commits once a second while it runs, and what it applied when it stops: the
+    group's lag is 0 for operators after a stop."""
+    settings = fresh(service_settings)
+    async with running_service(settings) as service:
+        for _ in range(5):
+            await create(http, service.cart_url, unique("ORDER"))
+    partitions = [TopicPartition(settings.topic, p) for p in range(settings.topic_partitions)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+        committed = {tp: await consumer.committed(tp) or 0 for tp in partitions}
+    finally:
+        await consumer.stop()
+    assert sum(ends.values()) == 5
+    assert committed == ends
 
 
 async def test_health_is_503_when_the_broker_is_gone(

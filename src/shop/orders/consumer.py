@@ -2,7 +2,10 @@
 
 The view lives in memory, so on every assignment it is rebuilt from the beginning of the assigned
 partitions, whatever offsets the group committed; offsets are committed (``last + 1``) only after
-the records were applied or dead-lettered, which keeps the group's lag honest for operators.
+the records were applied or dead-lettered, which keeps the group's lag honest for operators. They
+are committed once a second, as Kafka's own auto-commit does every five (a commit per fetch cost a
+round trip to the coordinator every few milliseconds under load), at once after a record was
+dead-lettered (so a restart does not dead-letter it again), on revocation, and on stop.
 
 Nothing read is trusted: an event is judged by :mod:`shop.event_rules`, and a record that does not
 decode or breaks the rules goes to the dead-letter topic. Nothing acknowledged may silently
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 # Records decoded and applied between two awaits: larger batches rebuild no faster but hold the
 # event loop (and every HTTP request) for longer; 10,000 held it for 0.3-0.4 s after a burst.
 BATCH_RECORDS = 1_000
+# At most this long between two commits of what the view applied (see above).
+COMMIT_INTERVAL_S = 1.0
 
 
 class OrderViewConsumer:
@@ -102,6 +107,9 @@ class OrderViewConsumer:
         self._task: asyncio.Task[None] | None = None
         # The records the cart is writing, by value (see sending).
         self._sending: dict[bytes, OrderEvent] = {}
+        # When what was applied is next committed, and the refusals counted at the last commit.
+        self._commit_due = 0.0
+        self._poisoned_at_commit = 0
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[OrderViewConsumer]:
@@ -117,6 +125,7 @@ class OrderViewConsumer:
                 task.add_done_callback(self._stopped)
                 self._task = task
                 yield self
+            await close_quietly(self._commit(), self._timeout_s, "order consumer (its last commit)")
         finally:
             await close_quietly(self._consumer.stop(), self._timeout_s, "order consumer")
 
@@ -286,8 +295,7 @@ class OrderViewConsumer:
                 await backoff.pause()
 
     async def _apply(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Apply what one fetch returned, then commit the offset after each partition's last
-        record."""
+        """Apply what one fetch returned; commit when a commit is due (see the module's note)."""
         offsets = {}
         for tp, records in batches.items():
             self._consumed += len(records)
@@ -298,7 +306,19 @@ class OrderViewConsumer:
         for tp, end in offsets.items():
             self._watermarks.note(tp.partition, end)
         await self._progress.advance(offsets)
-        await self._consumer.commit(offsets)
+        if (
+            asyncio.get_running_loop().time() >= self._commit_due
+            or self._applier.poisoned != self._poisoned_at_commit
+        ):
+            await self._commit()
+
+    async def _commit(self) -> None:
+        """Commit the offset after the last applied record of each assigned partition."""
+        self._commit_due = asyncio.get_running_loop().time() + COMMIT_INTERVAL_S
+        self._poisoned_at_commit = self._applier.poisoned
+        offsets = self._progress.applied_in(self._consumer.assignment())
+        if offsets:
+            await self._consumer.commit(offsets)
 
     async def _out_of_range(self, exc: OffsetOutOfRangeError) -> None:
         """A position past the log's end is a loss; one before its start, retention at work (a
