@@ -2,28 +2,34 @@
 
 Counts the components keep anyway (events consumed, dead letters, rebuilds, orders, lag) are read
 when Prometheus scrapes, not incremented on the hot path a second time; only what must be observed
-as it happens (request and send latencies) is recorded then.
+as it happens (requests, sends and their latencies) is recorded then, in plain dicts that a
+collector reads at each scrape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol, TypeVar
+import bisect
+import itertools
+import math
+from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
     SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 # Seconds: a create takes a few milliseconds, a topic scan up to the request timeout.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-_Metric = TypeVar("_Metric", Counter, Histogram)
+_Labels = tuple[str, ...]
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -51,62 +57,125 @@ class ViewStats(Protocol):
 
 
 class Metrics:
+    """The service's metrics. Requests and sends are counted in plain dicts on the event loop
+    (the only thread that records or scrapes them) and read by a collector at each scrape:
+    prometheus_client's own Counter and Histogram take a lock and walk every bucket on each
+    record, 2-3 % of a create."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self._requests = Counter(
-            "shop_http_requests",
-            "HTTP requests answered, by API, method, route and status",
-            ["api", "method", "route", "status"],
-            registry=self.registry,
-        )
-        self._request_seconds = Histogram(
-            "shop_http_request_duration_seconds",
-            "Time to answer an HTTP request, by API, method and route",
-            ["api", "method", "route"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self._children: dict[tuple[object, tuple[str, ...]], object] = {}
-        self._produced = Counter(
-            "shop_events_produced",
-            "Records the broker acknowledged, by topic (order events and dead letters)",
-            ["topic"],
-            registry=self.registry,
-        )
-        self._send_seconds = Histogram(
-            "shop_producer_send_duration_seconds",
-            "From handing a record to the producer to the broker's acknowledgement",
-            ["topic"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        # Label values (api, method, route, status) -> requests answered.
+        self._requests: dict[_Labels, int] = {}
+        # (api, method, route) -> their durations.
+        self._request_seconds: dict[_Labels, Histogram] = {}
+        # (topic,) -> records acknowledged, and their send durations.
+        self._produced: dict[_Labels, int] = {}
+        self._send_seconds: dict[_Labels, Histogram] = {}
+        self.registry.register(_RecordedCollector(self))
 
     def request_answered(
         self, api: str, method: str, route: str, status: int, seconds: float
     ) -> None:
         method = method if method in KNOWN_METHODS else "other"
-        self._labelled(self._requests, api, method, route, str(status)).inc()
-        self._labelled(self._request_seconds, api, method, route).observe(seconds)
+        key = (api, method, route, str(status))
+        self._requests[key] = self._requests.get(key, 0) + 1
+        _observe(self._request_seconds, (api, method, route), seconds)
 
     def acknowledged(self, topic: str, seconds: float) -> None:
         """The broker acknowledged a record of ``topic`` ``seconds`` after it was sent."""
-        self._labelled(self._produced, topic).inc()
-        self._labelled(self._send_seconds, topic).observe(seconds)
-
-    def _labelled(self, metric: _Metric, *values: str) -> _Metric:
-        """``metric``'s child for ``values``. prometheus_client's ``labels()`` takes a lock and
-        checks every value on each call (2 % of a create); the children are few (routes are
-        patterns, methods known, statuses the service's own), so each is looked up once."""
-        child = self._children.get((metric, values))
-        if child is None:
-            child = self._children[(metric, values)] = metric.labels(*values)
-        return child  # type: ignore[return-value]  # only this method stores them
+        key = (topic,)
+        self._produced[key] = self._produced.get(key, 0) + 1
+        _observe(self._send_seconds, key, seconds)
 
     def watch_view(self, view: ViewStats) -> None:
         self.registry.register(_ViewCollector(view))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class Histogram:
+    """Observations in :data:`LATENCY_BUCKETS` (each counted in the first bucket whose bound it
+    does not exceed, the last bound being +Inf) and their sum."""
+
+    __slots__ = ("counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_BOUNDS) + 1)
+        self.sum = 0.0
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        """``(le, observations at most le)`` per bucket, as Prometheus exposes them."""
+        return list(zip(_LE, itertools.accumulate(self.counts), strict=True))
+
+
+_BOUNDS = tuple(float(bound) for bound in LATENCY_BUCKETS)
+# The bounds as prometheus_client writes them in ``le`` ("0.001", "1.0", "+Inf").
+_LE: tuple[str, ...] = tuple(floatToGoString(b) for b in (*_BOUNDS, math.inf))  # type: ignore[no-untyped-call]
+
+
+def _observe(histograms: dict[_Labels, Histogram], key: _Labels, value: float) -> None:
+    histogram = histograms.get(key)
+    if histogram is None:
+        histogram = histograms[key] = Histogram()
+    histogram.counts[bisect.bisect_left(_BOUNDS, value)] += 1
+    histogram.sum += value
+
+
+class _RecordedCollector(Collector):
+    """What :class:`Metrics` recorded, as Prometheus metric families."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        recorded = self._metrics
+        route = ["api", "method", "route"]
+        yield _counter(
+            "shop_http_requests",
+            "HTTP requests answered, by API, method, route and status",
+            [*route, "status"],
+            recorded._requests,
+        )
+        yield _histogram(
+            "shop_http_request_duration_seconds",
+            "Time to answer an HTTP request, by API, method and route",
+            route,
+            recorded._request_seconds,
+        )
+        yield _counter(
+            "shop_events_produced",
+            "Records the broker acknowledged, by topic (order events and dead letters)",
+            ["topic"],
+            recorded._produced,
+        )
+        yield _histogram(
+            "shop_producer_send_duration_seconds",
+            "From handing a record to the producer to the broker's acknowledgement",
+            ["topic"],
+            recorded._send_seconds,
+        )
+
+
+def _counter(
+    name: str, documentation: str, labels: list[str], counts: Mapping[_Labels, int]
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in counts.items():
+        family.add_metric(values, count)
+    return family
+
+
+def _histogram(
+    name: str,
+    documentation: str,
+    labels: list[str],
+    histograms: Mapping[_Labels, Histogram],
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation, labels=labels)
+    for values, histogram in histograms.items():
+        family.add_metric(values, histogram.cumulative(), histogram.sum)
+    return family
 
 
 class _ViewCollector(Collector):
