@@ -9,8 +9,9 @@ only on its key and place in the log (``judge``'s ``built_here``).
 
 from __future__ import annotations
 
-import dataclasses
 import enum
+
+import msgspec
 
 from shop import money
 from shop.events import EventType, OrderEvent
@@ -34,16 +35,14 @@ class Verdict(enum.Enum):
     REJECT = "reject"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Held:
+class Held(msgspec.Struct, frozen=True, gc=False):
     """What the view holds of one order: its latest event and that event's offset in the log."""
 
     event: OrderEvent
     offset: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Judgement:
+class Judgement(msgspec.Struct, frozen=True, gc=False):
     verdict: Verdict
     reason: str = ""
 
@@ -130,7 +129,7 @@ def order_problem(order: Order) -> str | None:
 
 def _follows(changed: Order, current: Order) -> Judgement:
     """An update may change the status alone, and never out of delivered or cancelled."""
-    if dataclasses.replace(changed, status=current.status) != current:
+    if msgspec.structs.replace(changed, status=current.status) != current:
         return _reject(f"an update of order {current.order_id} changes more than its status")
     if current.status.terminal and changed.status != current.status:
         return _reject(

@@ -3,11 +3,12 @@ Avro records (``event_avro`` writes them)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from shop.ids import random_uuid
 from shop.order import Order, OrderId, OrderItem, OrderStatus, whole_millis
@@ -18,8 +19,7 @@ class EventType(StrEnum):
     ORDER_UPDATED = "ORDER_UPDATED"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class OrderEvent:
+class OrderEvent(msgspec.Struct, frozen=True, gc=False):
     event_id: str
     event_type: EventType
     order_version: int

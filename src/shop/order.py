@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
 import string
@@ -10,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import NewType
+
+import msgspec
 
 from shop import money
 from shop.errors import StatusLocked
@@ -39,8 +40,7 @@ class OrderStatus(StrEnum):
 STATUS_RULE = "must be one of " + ", ".join(status.value for status in OrderStatus)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class OrderItem:
+class OrderItem(msgspec.Struct, frozen=True, gc=False):
     item_id: str
     name: str
     quantity: int
@@ -51,8 +51,7 @@ class OrderItem:
         return self.unit_price * self.quantity
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Order:
+class Order(msgspec.Struct, frozen=True, gc=False):
     order_id: OrderId
     customer_id: str
     order_date: datetime
@@ -71,7 +70,7 @@ class Order:
             raise StatusLocked(
                 f"order {self.order_id} is {self.status} and can no longer change status"
             )
-        return dataclasses.replace(self, status=status)
+        return msgspec.structs.replace(self, status=status)
 
 
 def valid_order_id(value: str) -> bool:
@@ -107,6 +106,7 @@ _ID_PAIRS = tuple(first + second for first in _ID_ALPHABET for second in _ID_ALP
 # the customer (6 characters: about 2**31): each taken modulo numbers whose product is at most
 # 2**41, so the skew is under 2**-40.
 _ITEM_BITS = 96
+_ITEM_MASK = (1 << _ITEM_BITS) - 1
 _CUSTOMER_BITS = 96
 
 
@@ -122,7 +122,8 @@ def build_order(order_id: OrderId, items_count: int, now: datetime, rng: random.
     items = []
     total_cents = 0
     for number in range(1, items_count + 1):
-        draws, draw = divmod(draws, 1 << _ITEM_BITS)
+        draw = draws & _ITEM_MASK
+        draws >>= _ITEM_BITS
         draw, product = divmod(draw, len(CATALOGUE))
         name, low, high = CATALOGUE[product]
         draw, quantity = divmod(draw, MAX_QUANTITY)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+
+import msgspec
 
 from shop.background import running_beside
 from shop.errors import Rebalancing
@@ -33,8 +34,7 @@ TICK_S = 0.5
 RETRY_AFTER_S = 1
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Instance:
+class Instance(msgspec.Struct, frozen=True, gc=False):
     """Where one instance's two APIs are reached by the other instances."""
 
     cart_url: str
@@ -48,8 +48,7 @@ class Instance:
         return cls(str(data["cart"]), str(data["orders"]))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Owner:
+class Owner(msgspec.Struct, frozen=True, gc=False):
     """The instance that owns the partition of an order."""
 
     partition: int

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import fastavro
 from aiokafka import AIOKafkaProducer
+from msgspec.structs import replace
 
 from shop import events
 from shop.codec import order_event_schema
@@ -75,7 +76,7 @@ def _any_order(order_id: str) -> Order:
 
 def forged_create(order_id: str, **order_changes: Any) -> OrderEvent:
     """The create of a generated order, with some fields changed as the cart never would."""
-    return events.created(dataclasses.replace(_any_order(order_id), **order_changes), NOW)
+    return events.created(replace(_any_order(order_id), **order_changes), NOW)
 
 
 async def test_events_that_break_the_carts_rules_are_dead_lettered_and_change_nothing(
@@ -92,12 +93,12 @@ async def test_events_that_break_the_carts_rules_are_dead_lettered_and_change_no
 
     negative = forged_create(unique("ORDER"), total_amount=Decimal("-50.00"))
     base = _any_order("X")
-    zero = (dataclasses.replace(base.items[0], quantity=0), *base.items[1:])
+    zero = (replace(base.items[0], quantity=0), *base.items[1:])
     quantity_zero = forged_create(unique("ORDER"), items=zero, total_amount=Decimal("999.99"))
-    huge = dataclasses.replace(
+    huge = replace(
         events.updated(fresh_order.with_status(OrderStatus.CANCELLED), 1, NOW), order_version=2**62
     )
-    reopen = events.updated(dataclasses.replace(held, status=OrderStatus.NEW), version, NOW)
+    reopen = events.updated(replace(held, status=OrderStatus.NEW), version, NOW)
     other_key = unique("P-KEYA").encode()
     forged = [
         (negative.order_id.encode(), codec.encode(negative), "not the sum"),

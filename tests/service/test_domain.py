@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import random
 import re
@@ -13,6 +12,7 @@ from decimal import Decimal
 
 import fastavro
 import pytest
+from msgspec.structs import replace
 
 from shop import event_avro, events, money
 from shop.cart.writer import utc_now
@@ -168,8 +168,8 @@ def test_the_event_writer_writes_what_fastavro_writes_for_order_avsc() -> None:
             event = events.updated(order, rng.randrange(1, 2**40), moment)
         if number % 3 == 0:
             cents = rng.choice([1, 127, 128, 255, 256, 32_767, 32_768, 10**11 * 9 + 99])
-            item = dataclasses.replace(order.items[0], unit_price=money.from_cents(cents))
-            event = dataclasses.replace(event, order=dataclasses.replace(order, items=(item,)))
+            item = replace(order.items[0], unit_price=money.from_cents(cents))
+            event = replace(event, order=replace(order, items=(item,)))
         written = io.BytesIO()
         fastavro.schemaless_writer(written, schema, to_record(event))
         assert event_avro.encode(event) == written.getvalue(), event

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 
 from shop import events
 from shop.event_rules import Held, Verdict, judge
@@ -44,7 +44,7 @@ def test_orders_the_cart_could_not_have_built_are_rejected(
     change: dict[str, object], reason: str
 ) -> None:
     """Negative or wrong totals, foreign currencies, empty orders are rejected with a reason."""
-    event = created(dataclasses.replace(new_order(), **change))  # type: ignore[arg-type]
+    event = created(replace(new_order(), **change))  # type: ignore[arg-type]
     judgement = judge(event, KEY, 0, None)
     assert judgement.verdict is Verdict.REJECT
     assert reason in judgement.reason
@@ -53,9 +53,9 @@ def test_orders_the_cart_could_not_have_built_are_rejected(
 def test_quantity_zero_is_rejected() -> None:
     """An item of quantity 0 is rejected even when the total adds up."""
     order = new_order()
-    items = (dataclasses.replace(order.items[0], quantity=0), *order.items[1:])
+    items = (replace(order.items[0], quantity=0), *order.items[1:])
     total = sum((item.amount for item in items), Decimal("0.00"))
-    event = created(dataclasses.replace(order, items=items, total_amount=total))
+    event = created(replace(order, items=items, total_amount=total))
     assert judge(event, KEY, 0, None).verdict is Verdict.REJECT
 
 
@@ -68,13 +68,13 @@ def test_the_key_must_be_the_order_id() -> None:
 def test_versions_beyond_the_log_are_rejected() -> None:
     """orderVersion 2^62 at offset 10 cannot be: it is rejected instead of taking the order."""
     first = created()
-    forged = dataclasses.replace(
+    forged = replace(
         events.updated(first.order.with_status(OrderStatus.CANCELLED), 1, NOW), order_version=2**62
     )
     assert judge(forged, KEY, 10, Held(first, 0)).verdict is Verdict.REJECT
-    assert judge(
-        dataclasses.replace(forged, order_version=11), KEY, 10, Held(first, 0)
-    ).verdict is (Verdict.APPLY)
+    assert judge(replace(forged, order_version=11), KEY, 10, Held(first, 0)).verdict is (
+        Verdict.APPLY
+    )
 
 
 def test_a_delivered_order_is_not_reopened() -> None:
@@ -89,19 +89,17 @@ def test_a_delivered_order_is_not_reopened() -> None:
 def test_an_update_that_changes_more_than_the_status_is_rejected() -> None:
     """Only the status may change after creation."""
     first = created()
-    other = events.updated(dataclasses.replace(first.order, customer_id="CUST-OTHER1"), 1, NOW)
+    other = events.updated(replace(first.order, customer_id="CUST-OTHER1"), 1, NOW)
     assert judge(other, KEY, 3, Held(first, 0)).verdict is Verdict.REJECT
 
 
 def test_event_types_match_their_versions() -> None:
     """ORDER_CREATED is version 1 in status new; an update is never version 1."""
     first = created()
-    assert (
-        judge(dataclasses.replace(first, order_version=2), KEY, 3, None).verdict is Verdict.REJECT
-    )
-    update_one = dataclasses.replace(first, event_type=EventType.ORDER_UPDATED)
+    assert judge(replace(first, order_version=2), KEY, 3, None).verdict is Verdict.REJECT
+    update_one = replace(first, event_type=EventType.ORDER_UPDATED)
     assert judge(update_one, KEY, 3, None).verdict is Verdict.REJECT
-    shipped = dataclasses.replace(first, order=first.order.with_status(OrderStatus.SHIPPED))
+    shipped = replace(first, order=first.order.with_status(OrderStatus.SHIPPED))
     assert judge(shipped, KEY, 3, None).verdict is Verdict.REJECT
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
@@ -28,14 +28,12 @@ MAX_LISTED_FIELDS = 20
 SEND_JSON = "send Content-Type: application/json"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class CreateOrder:
+class CreateOrder(msgspec.Struct, frozen=True, gc=False):
     order_id: OrderId
     items_count: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class UpdateOrder:
+class UpdateOrder(msgspec.Struct, frozen=True, gc=False):
     order_id: OrderId
     status: OrderStatus
 

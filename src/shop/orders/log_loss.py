@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+import msgspec
 from aiokafka import ConsumerRecord, TopicPartition
 
 from shop.events import OrderEvent
@@ -115,8 +116,7 @@ def past_the_end(
     )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Acked:
+class _Acked(msgspec.Struct, frozen=True):
     order_id: OrderId
     version: int
     event_id: str
