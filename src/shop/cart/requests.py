@@ -230,14 +230,18 @@ class _Valid(Generic[_Body]):
 
     def __call__(self, raw: bytes) -> _Body | None:
         """``raw`` decoded, or None for any other body."""
-        if b"\\" in raw or any(raw.count(name) != 1 for name in self._names):
+        if b"\\" in raw:
             return None
+        for name in self._names:
+            if raw.count(name) != 1:
+                return None
         try:
             body = self._decoder.decode(raw)
         except msgspec.DecodeError:  # a ValidationError too
             return None
-        if any(check(getattr(body, name)) is not None for name, check in self._rules.items()):
-            return None
+        for field, check in self._rules.items():
+            if check(getattr(body, field)) is not None:
+                return None
         return body
 
 
