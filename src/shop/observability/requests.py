@@ -13,7 +13,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from shop.errors import echo
 from shop.ids import random_hex
-from shop.observability.logs import request_id
+from shop.observability.logs import fields_wanted, request_id
 from shop.observability.metrics import Metrics
 
 REQUEST_ID = "X-Request-ID"
@@ -70,7 +70,9 @@ def observed(api: str, metrics: Metrics) -> Middleware:
                         "status": status,
                         "duration_ms": round(seconds * 1000, 3),
                         "request_id": rid,
-                    },
+                    }
+                    if fields_wanted()
+                    else None,
                 )
             request_id.reset(token)
 
