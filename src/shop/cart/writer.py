@@ -30,6 +30,7 @@ from typing import Protocol
 from shop import events
 from shop.broker_reachability import ensure_reachable
 from shop.codec import OrderEventCodec
+from shop.deadline import Deadline
 from shop.errors import KafkaUnavailable, OrderAlreadyExists, OrderNotFound, Rebalancing
 from shop.events import OrderEvent
 from shop.kafka import Delivery, EventPublisher, version_headers
@@ -87,7 +88,7 @@ class OrderWriter:
         """``write`` the order, holding its lock, once its last unconfirmed send has settled.
         One deadline for the whole write: waiting for the lock, settling, publishing."""
         try:
-            async with asyncio.timeout(self._timeout_s), self._store.locked(order_id):
+            async with Deadline(self._timeout_s), self._store.locked(order_id):
                 self._ensure_owned(order_id)
                 await self._settle(order_id)
                 return await write(order_id)
