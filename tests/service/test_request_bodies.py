@@ -55,7 +55,12 @@ def _bodies(rng: random.Random, second: str, values: list[Any]) -> list[bytes]:
         elif spoil == 7:
             text = text.replace("{", '{"nested": {"orderId": "B"}, ', 1)
         bodies.append(("\ufeff" if rng.random() < 0.01 else "") + text)
-    return [body.encode() for body in bodies]
+    encoded = [body.encode() for body in bodies]
+    # And bytes that are no UTF-8, in a value, in a key and outside any string.
+    return encoded + [
+        body.replace(b'"ORDER-1"', b'"\xff"').replace(b'"a"', b'"a\xc3"').replace(b"{", b"{\x80", 1)
+        for body in encoded[:300]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -77,6 +82,14 @@ def test_the_compiled_reading_takes_only_what_the_strict_checks_accept(
             taken += 1
             assert strict == {"orderId": fast.orderId, second: getattr(fast, second)}, raw
     assert taken > 20
+
+
+def test_a_body_that_is_no_utf_8_is_left_to_the_strict_checks() -> None:
+    """msgspec raises no DecodeError on such bytes in a string: they never reach it."""
+    for body in (b'{"orderId":"\xff","itemsCount":1}', b'{"orderId":"A","itemsCount":1,"x\xff":1}'):
+        assert requests._valid_create(body) is None
+        with pytest.raises(InvalidRequest, match="not valid JSON"):
+            requests._json_object(body)
 
 
 def test_a_plain_valid_body_is_read_by_msgspec() -> None:

@@ -230,7 +230,9 @@ class _Valid(Generic[_Body]):
 
     def __call__(self, raw: bytes) -> _Body | None:
         """``raw`` decoded, or None for any other body."""
-        if b"\\" in raw:
+        # Every body taken here is ASCII (the names, an order id, a count or a status), and
+        # msgspec raises UnicodeDecodeError, no DecodeError, on a string that is not UTF-8.
+        if b"\\" in raw or not raw.isascii():
             return None
         for name in self._names:
             if raw.count(name) != 1:
