@@ -46,6 +46,37 @@ async def test_view_and_updates_survive_a_restart_of_the_service(
             assert response.status == 409
 
 
+async def test_a_quiet_view_commits_what_it_applied(
+    service_settings: Settings, http: aiohttp.ClientSession
+) -> None:
+    """Within about a second of the last write, with nothing more to read, the group's committed
+    offsets reach the log's ends: operators see no lag on an idle service."""
+    settings = fresh(service_settings)
+    async with running_service(settings) as service:
+        for _ in range(5):
+            await create(http, service.cart_url, unique("ORDER"))
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(settings.topic, p) for p in range(settings.topic_partitions)
+            ]
+            ends = await consumer.end_offsets(partitions)
+
+            async def all_committed() -> bool:
+                committed = {tp: await consumer.committed(tp) or 0 for tp in partitions}
+                return committed == ends
+
+            await wait_until(all_committed, what="the quiet view's commit")
+        finally:
+            await consumer.stop()
+    assert sum(ends.values()) == 5
+
+
 async def test_a_stopped_service_has_committed_all_it_applied(
     service_settings: Settings, http: aiohttp.ClientSession
 ) -> None:

@@ -3,9 +3,10 @@
 The view lives in memory, so on every assignment it is rebuilt from the beginning of the assigned
 partitions, whatever offsets the group committed; offsets are committed (``last + 1``) only after
 the records were applied or dead-lettered, which keeps the group's lag honest for operators. They
-are committed once a second, as Kafka's own auto-commit does every five (a commit per fetch cost a
-round trip to the coordinator every few milliseconds under load), at once after a record was
-dead-lettered (so a restart does not dead-letter it again), on revocation, and on stop.
+are committed at most a second after they were applied, busy or quiet (Kafka's own auto-commit
+waits five; a commit per fetch cost a round trip to the coordinator every few milliseconds under
+load), at once after a record was dead-lettered (so a restart does not dead-letter it again), on
+revocation, and on stop.
 
 Nothing read is trusted: an event is judged by :mod:`shop.event_rules`, and a record that does not
 decode or breaks the rules goes to the dead-letter topic. Nothing acknowledged may silently
@@ -59,8 +60,11 @@ log = logging.getLogger(__name__)
 # Records decoded and applied between two awaits: larger batches rebuild no faster but hold the
 # event loop (and every HTTP request) for longer; 10,000 held it for 0.3-0.4 s after a burst.
 BATCH_RECORDS = 1_000
-# At most this long between two commits of what the view applied (see above).
+# At most this long between two commits of what the view applied (see above), and how long the
+# last one, on stop, may take (a broker that is gone must not hold up the shutdown for the whole
+# request timeout).
 COMMIT_INTERVAL_S = 1.0
+LAST_COMMIT_S = 2.0
 
 
 class OrderViewConsumer:
@@ -107,7 +111,9 @@ class OrderViewConsumer:
         self._task: asyncio.Task[None] | None = None
         # The records the cart is writing, by value (see sending).
         self._sending: dict[bytes, OrderEvent] = {}
-        # When what was applied is next committed, and the refusals counted at the last commit.
+        # Whether records were applied since the last commit, when the next commit is due, and
+        # the refusals counted at the last commit.
+        self._uncommitted = False
         self._commit_due = 0.0
         self._poisoned_at_commit = 0
 
@@ -125,7 +131,10 @@ class OrderViewConsumer:
                 task.add_done_callback(self._stopped)
                 self._task = task
                 yield self
-            await close_quietly(self._commit(), self._timeout_s, "order consumer (its last commit)")
+            if self._uncommitted:
+                await close_quietly(
+                    self._commit(), LAST_COMMIT_S, "order consumer (its last commit)"
+                )
         finally:
             await close_quietly(self._consumer.stop(), self._timeout_s, "order consumer")
 
@@ -255,6 +264,8 @@ class OrderViewConsumer:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
                 if batches:
                     await self._apply(batches)
+                if self._uncommitted and asyncio.get_running_loop().time() >= self._commit_due:
+                    await self._commit()  # also when the topic went quiet (getmany's timeout)
                 if (lost := self._acked.found()) is not None:
                     raise lost
                 await self._progress.check_caught_up()
@@ -295,7 +306,8 @@ class OrderViewConsumer:
                 await backoff.pause()
 
     async def _apply(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Apply what one fetch returned; commit when a commit is due (see the module's note)."""
+        """Apply what one fetch returned; commit at once if it dead-lettered a record (the loop
+        commits the rest once a second, see the module's note)."""
         offsets = {}
         for tp, records in batches.items():
             self._consumed += len(records)
@@ -306,19 +318,21 @@ class OrderViewConsumer:
         for tp, end in offsets.items():
             self._watermarks.note(tp.partition, end)
         await self._progress.advance(offsets)
-        if (
-            asyncio.get_running_loop().time() >= self._commit_due
-            or self._applier.poisoned != self._poisoned_at_commit
-        ):
+        self._uncommitted = True
+        if self._applier.poisoned != self._poisoned_at_commit:
             await self._commit()
 
     async def _commit(self) -> None:
-        """Commit the offset after the last applied record of each assigned partition."""
-        self._commit_due = asyncio.get_running_loop().time() + COMMIT_INTERVAL_S
-        self._poisoned_at_commit = self._applier.poisoned
+        """Commit the offset after the last applied record of each assigned partition. What it
+        covers is noted only once the broker took it: a failed commit is tried again after the
+        next fetch."""
+        poisoned = self._applier.poisoned
         offsets = self._progress.applied_in(self._consumer.assignment())
         if offsets:
             await self._consumer.commit(offsets)
+        self._uncommitted = False
+        self._commit_due = asyncio.get_running_loop().time() + COMMIT_INTERVAL_S
+        self._poisoned_at_commit = poisoned
 
     async def _out_of_range(self, exc: OffsetOutOfRangeError) -> None:
         """A position past the log's end is a loss; one before its start, retention at work (a
