@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 
 from shop import events
 from shop.events import OrderEvent
@@ -48,3 +48,20 @@ async def test_a_write_that_gives_up_while_its_batch_is_decoded_is_still_applied
     )
     assert await applier.apply([record], sending) == {0}
     assert store.get(OrderId("ORDER-A")) == (own.order, 1)
+
+
+def test_a_replay_never_commits_below_what_the_group_had_committed() -> None:
+    """Commits during a replay keep the group's offset where it was (an earlier run handled the
+    records below it); after a loss, the log's new end is the mark."""
+    applier = Applier(OrderStore(), decoder=None, dead_letters=None)  # type: ignore[arg-type]
+    replayed, shortened, fresh = (TopicPartition("order-events", p) for p in range(3))
+    for tp in (replayed, shortened):
+        applier.handled_below(tp, 10)
+    applier.new_from(replayed, 100)  # the log still ends after what was committed
+    applier.new_from(shortened, 5)  # the log lost its tail: it ends below what was committed
+    assert applier.committable({replayed: 3, shortened: 3, fresh: 3}) == {
+        replayed: 10,
+        shortened: 5,
+        fresh: 3,
+    }
+    assert applier.committable({replayed: 12, shortened: 7}) == {replayed: 12, shortened: 7}

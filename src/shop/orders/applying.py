@@ -107,6 +107,15 @@ class Applier:
             return
         await self._dead_letters.send(record, reason)
 
+    def committable(self, applied: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """What to commit, given the offset after the last applied record of each partition: never
+        below what the group had committed when the partition was assigned (its records were
+        handled by an earlier run). A replay under way starts from the beginning again, and a
+        commit of its position would move the group back: a restart would dead-letter again what
+        was refused above it, and could no longer tell a log that lost its tail from one that
+        never had it. After a loss the mark is the log's new end (:meth:`new_from`)."""
+        return {tp: max(offset, self._handled.get(tp, 0)) for tp, offset in applied.items()}
+
     def handled_below(self, tp: TopicPartition, offset: int) -> None:
         """Records of ``tp`` below ``offset`` were dead-lettered before, if they were refused."""
         self._handled[tp] = max(self._handled.get(tp, 0), offset)

@@ -327,7 +327,7 @@ class OrderViewConsumer:
         covers is noted only once the broker took it: a failed commit is tried again after the
         next fetch."""
         poisoned = self._applier.poisoned
-        offsets = self._progress.applied_in(self._consumer.assignment())
+        offsets = self._applier.committable(self._progress.applied_in(self._consumer.assignment()))
         if offsets:
             await self._consumer.commit(offsets)
         self._uncommitted = False

@@ -63,7 +63,7 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._progress.suspend()
         if revoked:
             log.info("rebalance: the order view gives up partitions %s", _names(revoked))
-        offsets = self._progress.applied_in(revoked)
+        offsets = self._applier.committable(self._progress.applied_in(revoked))
         if offsets:
             with contextlib.suppress(KafkaError):
                 await self._consumer.commit(offsets)
