@@ -111,6 +111,8 @@ class OrderViewConsumer:
         self._task: asyncio.Task[None] | None = None
         # The records the cart is writing, by value (see sending).
         self._sending: dict[bytes, OrderEvent] = {}
+        # Whether a rebuild's replay from the beginning has yet to start (see _replay_all).
+        self._replaying_all = False
         # Whether records were applied since the last commit, when the next commit is due, and
         # the refusals counted at the last commit.
         self._uncommitted = False
@@ -260,29 +262,25 @@ class OrderViewConsumer:
     async def _run(self) -> None:
         backoff = Backoff()
         while True:
+            # A Kafka error while handling another (an end-offsets request that times out, say)
+            # reaches the outer handlers: it is retried, never the end of the view.
             try:
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
-                if batches:
-                    await self._apply(batches)
-                if self._uncommitted and asyncio.get_running_loop().time() >= self._commit_due:
-                    await self._commit()  # also when the topic went quiet (getmany's timeout)
-                if (lost := self._acked.found()) is not None:
-                    raise lost
-                await self._progress.check_caught_up()
-                backoff.reset()
+                try:
+                    await self._read_once()
+                    backoff.reset()
+                except OffsetOutOfRangeError as exc:
+                    await self._out_of_range(exc)
+                except LogLost as lost:
+                    await self._rebuild(lost)
+                except NoOffsetForPartitionError as exc:
+                    # aiokafka looked for a committed offset before on_partitions_assigned sought
+                    # to the beginning (auto_offset_reset is "none"); the view starts there anyway.
+                    log.debug("order consumer: %s; reading from the beginning", exc)
+                    partitions = [tp for tp in exc.args if tp in self._consumer.assignment()]
+                    if partitions:
+                        await self._consumer.seek_to_beginning(*partitions)
             except ConsumerStoppedError:
                 return
-            except OffsetOutOfRangeError as exc:
-                await self._out_of_range(exc)
-            except LogLost as lost:
-                await self._rebuild(lost)
-            except NoOffsetForPartitionError as exc:
-                # aiokafka looked for a committed offset before on_partitions_assigned sought to
-                # the beginning (auto_offset_reset is "none"); the view starts there anyway.
-                log.debug("order consumer: %s; reading from the beginning", exc)
-                partitions = [tp for tp in exc.args if tp in self._consumer.assignment()]
-                if partitions:
-                    await self._consumer.seek_to_beginning(*partitions)
             except KafkaError as exc:
                 if (died := self._consumer.coordination_died()) is not None:
                     await self._rejoin(died)
@@ -291,6 +289,18 @@ class OrderViewConsumer:
                 # registry outage is waited out in Decoder.decode, never skipped).
                 log.warning("order consumer: %s; retrying in %.1f s", exc, backoff.next_s)
                 await backoff.pause()
+
+    async def _read_once(self) -> None:
+        """One fetch, applied; what is due committed; a loss found by a writer raised."""
+        if self._replaying_all:  # a rebuild whose replay could not start yet
+            await self._replay_all()
+        batches = await self._consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
+        if batches:
+            await self._apply(batches)
+        await self._commit_if_due()  # after empty fetches too: the topic may have gone quiet
+        if (lost := self._acked.found()) is not None:
+            raise lost
+        await self._progress.check_caught_up()
 
     async def _rejoin(self, died: BaseException) -> None:
         """The consumer's group coordination ended for good: a new consumer rejoins the group,
@@ -306,8 +316,7 @@ class OrderViewConsumer:
                 await backoff.pause()
 
     async def _apply(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Apply what one fetch returned; commit at once if it dead-lettered a record (the loop
-        commits the rest once a second, see the module's note)."""
+        """Apply what one fetch returned (the loop commits it: :meth:`_commit_if_due`)."""
         offsets = {}
         for tp, records in batches.items():
             self._consumed += len(records)
@@ -319,13 +328,31 @@ class OrderViewConsumer:
             self._watermarks.note(tp.partition, end)
         await self._progress.advance(offsets)
         self._uncommitted = True
-        if self._applier.poisoned != self._poisoned_at_commit:
+
+    async def _commit_if_due(self) -> None:
+        """Commit what was applied a second after the last commit, or at once after a dead
+        letter. A commit that fails (a member fenced after a freeze, a rebalance under way) is
+        tried again a second later, without holding up the reading: nothing depends on it until
+        the view stops or gives the partition up, and both commit again."""
+        if not self._uncommitted:
+            return
+        now = asyncio.get_running_loop().time()
+        if now < self._commit_due and self._applier.poisoned == self._poisoned_at_commit:
+            return
+        try:
             await self._commit()
+        except KafkaError as exc:
+            self._commit_due = now + COMMIT_INTERVAL_S
+            self._poisoned_at_commit = self._applier.poisoned
+            log.warning(
+                "order consumer: could not commit what it applied (%r); trying again in %g s",
+                exc,
+                COMMIT_INTERVAL_S,
+            )
 
     async def _commit(self) -> None:
-        """Commit the offset after the last applied record of each assigned partition. What it
-        covers is noted only once the broker took it: a failed commit is tried again after the
-        next fetch."""
+        """Commit the offset after the last applied record of each assigned partition (never
+        below what the group had committed: :meth:`Applier.committable`)."""
         poisoned = self._applier.poisoned
         offsets = self._applier.committable(self._progress.applied_in(self._consumer.assignment()))
         if offsets:
@@ -361,11 +388,18 @@ class OrderViewConsumer:
         self._progress.clear()
         self._store.clear()
         self._acked.abandon()
+        self._replaying_all = True
+        await self._replay_all()
+
+    async def _replay_all(self) -> None:
+        """Seek every assigned partition to its beginning. Until that succeeds, every pass of the
+        loop tries again before it reads on: the emptied view must not go on from where it was."""
         partitions = sorted(self._consumer.assignment())
         for tp, end in (await self._progress.replay_from_beginning(partitions)).items():
             self._watermarks.reset(tp.partition, end)  # the log as it is now; the loss is reported
             # Offsets from the end on are new records, whatever the lost ones had been.
             self._applier.new_from(tp, end)
+        self._replaying_all = False
 
     def _stopped(self, task: asyncio.Task[None]) -> None:
         """The loop ended (a failure is logged by running_beside): no write waiting for the view
