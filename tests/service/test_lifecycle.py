@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -46,6 +48,35 @@ async def test_view_and_updates_survive_a_restart_of_the_service(
             assert response.status == 409
 
 
+Offsets = dict[TopicPartition, int]
+
+
+@contextlib.asynccontextmanager
+async def _group_offsets(
+    settings: Settings, records: int
+) -> AsyncIterator[Callable[[], Awaitable[Offsets]]]:
+    """A reader of the service group's committed offsets, on a topic of ``records`` records: it
+    returns them when they reach the partitions' ends, else an empty dict."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+    )
+    partitions = [TopicPartition(settings.topic, p) for p in range(settings.topic_partitions)]
+    await consumer.start()
+
+    async def at_the_ends() -> Offsets:
+        ends: Offsets = await consumer.end_offsets(partitions)
+        committed = {tp: await consumer.committed(tp) or 0 for tp in partitions}
+        assert sum(ends.values()) == records
+        return committed if committed == ends else {}
+
+    try:
+        yield at_the_ends
+    finally:
+        await consumer.stop()
+
+
 async def test_a_quiet_view_commits_what_it_applied(
     service_settings: Settings, http: aiohttp.ClientSession
 ) -> None:
@@ -55,26 +86,8 @@ async def test_a_quiet_view_commits_what_it_applied(
     async with running_service(settings) as service:
         for _ in range(5):
             await create(http, service.cart_url, unique("ORDER"))
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.consumer_group,
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            partitions = [
-                TopicPartition(settings.topic, p) for p in range(settings.topic_partitions)
-            ]
-            ends = await consumer.end_offsets(partitions)
-
-            async def all_committed() -> bool:
-                committed = {tp: await consumer.committed(tp) or 0 for tp in partitions}
-                return committed == ends
-
-            await wait_until(all_committed, what="the quiet view's commit")
-        finally:
-            await consumer.stop()
-    assert sum(ends.values()) == 5
+        async with _group_offsets(settings, records=5) as at_the_ends:
+            await wait_until(at_the_ends, what="the quiet view's commit")
 
 
 async def test_a_stopped_service_has_committed_all_it_applied(
@@ -86,20 +99,8 @@ async def test_a_stopped_service_has_committed_all_it_applied(
     async with running_service(settings) as service:
         for _ in range(5):
             await create(http, service.cart_url, unique("ORDER"))
-    partitions = [TopicPartition(settings.topic, p) for p in range(settings.topic_partitions)]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(partitions)
-        committed = {tp: await consumer.committed(tp) or 0 for tp in partitions}
-    finally:
-        await consumer.stop()
-    assert sum(ends.values()) == 5
-    assert committed == ends
+    async with _group_offsets(settings, records=5) as at_the_ends:
+        assert await at_the_ends()
 
 
 async def test_health_is_503_when_the_broker_is_gone(
