@@ -4,12 +4,13 @@ stand-in for the consumer; everything else is the service's own)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaTimeoutError, OffsetOutOfRangeError
 
-from shop.orders.consumer import OrderViewConsumer
+from shop.orders.consumer import COMMIT_INTERVAL_S, OrderViewConsumer
 from shop.orders.watermarks import Watermarks
 from shop.ownership import Instance, Ownership
 from shop.store import OrderStore
@@ -19,15 +20,21 @@ TP = TopicPartition("order-events", 0)
 
 
 class StandIn:
-    """Records every call; fails the calls named in ``failing`` as many times as given."""
+    """Records every call and when; fails the calls named in ``failing`` as many times as given.
+    With ``out_of_range_at``, fetches fail as out of range until a seek succeeds, as aiokafka's
+    do."""
 
     def __init__(self, failing: dict[str, int], out_of_range_at: int | None = None) -> None:
         self.failing = failing
         self.calls: list[str] = []
+        self.times: list[float] = []
+        self.assigned = {TP}
+        self.on_end_offsets: Callable[[], None] = lambda: None
         self._out_of_range_at = out_of_range_at
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
+        self.times.append(asyncio.get_running_loop().time())
         if self.failing.get(name, 0) > 0:
             self.failing[name] -= 1
             if name == "commit":
@@ -38,16 +45,17 @@ class StandIn:
         self._call("getmany")
         await asyncio.sleep(0.01)
         if self._out_of_range_at is not None:
-            position, self._out_of_range_at = self._out_of_range_at, None
-            raise OffsetOutOfRangeError({TP: position})
+            raise OffsetOutOfRangeError({TP: self._out_of_range_at})
         return {}
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         self._call("end_offsets")
+        self.on_end_offsets()
         return {tp: 5 for tp in partitions}
 
     async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         self._call("seek")
+        self._out_of_range_at = None
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self._call("commit")
@@ -56,7 +64,7 @@ class StandIn:
         return 5
 
     def assignment(self) -> set[TopicPartition]:
-        return {TP}
+        return set(self.assigned)
 
     def highwater(self, tp: TopicPartition) -> int:
         return 5
@@ -83,25 +91,38 @@ async def _view(stand_in: StandIn) -> OrderViewConsumer:
     return view
 
 
-async def _run_until(view: OrderViewConsumer, stand_in: StandIn, getmany_calls: int) -> None:
+async def _run_until(view: OrderViewConsumer, until: Callable[[], bool], what: str) -> None:
+    """Run the view's loop until ``until()``; it must not end meanwhile."""
     task = asyncio.create_task(view._run())
     try:
-
-        async def read_on() -> bool:
-            assert not task.done(), task
-            return stand_in.calls.count("getmany") >= getmany_calls
-
-        await wait_until(read_on, timeout=5.0, what=f"{getmany_calls} fetches")
+        await _until(task, until, what)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def _until(task: asyncio.Task[None], until: Callable[[], bool], what: str) -> None:
+    async def reached() -> bool:
+        assert not task.done(), task
+        return until()
+
+    await wait_until(reached, timeout=10.0, what=what)
+
+
+def _fetches(stand_in: StandIn, count: int) -> Callable[[], bool]:
+    start = stand_in.calls.count("getmany")
+    return lambda: stand_in.calls.count("getmany") >= start + count
+
+
 async def test_a_kafka_error_while_handling_an_out_of_range_position_is_retried() -> None:
     """The end offsets that would tell a loss from retention time out once: the loop retries,
-    it does not end (which would stop the view, and every write would answer 503)."""
+    it does not end (which would stop the view, and every write would answer 503), and reads on
+    from the log's start (retention, not a loss)."""
     stand_in = StandIn({"end_offsets": 1}, out_of_range_at=2)
-    await _run_until(await _view(stand_in), stand_in, getmany_calls=5)
+    view = await _view(stand_in)
+    await _run_until(view, lambda: "seek" in stand_in.calls, "the seek to the log's start")
+    assert stand_in.calls.count("end_offsets") == 2
+    assert view.loss.report() is None
 
 
 async def test_a_rebuild_whose_replay_cannot_start_is_retried_before_reading_on() -> None:
@@ -110,18 +131,56 @@ async def test_a_rebuild_whose_replay_cannot_start_is_retried_before_reading_on(
     old one was."""
     stand_in = StandIn({"seek": 1}, out_of_range_at=50)  # past the end (5): a loss
     view = await _view(stand_in)
-    await _run_until(view, stand_in, getmany_calls=4)
+    await _run_until(view, lambda: view.caught_up.is_set(), "the rebuild")
     first_seek = stand_in.calls.index("seek")
     assert stand_in.calls[first_seek + 1] == "seek", stand_in.calls
     assert view.loss.report() is not None
 
 
+async def test_a_rebuild_pending_on_no_partitions_waits_for_the_next_assignment() -> None:
+    """A rebuild's replay failed and the consumer lost its partitions (a rejoin): the view does
+    not declare the rebuild done on nothing; it replays once partitions are assigned again."""
+    stand_in = StandIn({"seek": 1}, out_of_range_at=50)
+    view = await _view(stand_in)
+    task = asyncio.create_task(view._run())
+    try:
+        await _until(task, lambda: "seek" in stand_in.calls, "the failed seek")
+        stand_in.assigned = set()
+        await _until(task, _fetches(stand_in, 5), "fetches with no partitions")
+        assert view._replaying_all and not view.caught_up.is_set()
+        stand_in.assigned = {TP}
+        await _until(task, view.caught_up.is_set, "the replay")
+        assert not view._replaying_all
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_failed_commits_are_retried_a_second_later_without_holding_up_the_reading() -> None:
     """A commit that fails (a rebalance under way) is tried again a second later; meanwhile the
-    loop reads on at full speed, with no back-off."""
+    loop reads on, with no back-off between its fetches."""
     stand_in = StandIn({"commit": 100})
     view = await _view(stand_in)
     view._progress._applied[TP] = 5
     view._uncommitted = True
-    await _run_until(view, stand_in, getmany_calls=20)
-    assert stand_in.calls.count("commit") == 1
+    await _run_until(view, lambda: stand_in.calls.count("commit") >= 2, "2 commits")
+    first, second = (i for i, name in enumerate(stand_in.calls) if name == "commit")
+    assert stand_in.times[second] - stand_in.times[first] >= 0.9 * COMMIT_INTERVAL_S
+    assert stand_in.calls[first:second].count("getmany") >= 5
+
+
+async def test_a_replay_overtaken_by_an_assignment_does_not_set_its_stale_targets() -> None:
+    """The group's listener runs beside the loop: partitions assigned while a rebuild's replay
+    awaits its end offsets make that replay stale. It sets no targets (the assignment replays on
+    its own) and is tried again on the partitions assigned now."""
+    stand_in = StandIn({}, out_of_range_at=50)
+    view = await _view(stand_in)
+
+    def assigned_meanwhile() -> None:
+        if stand_in.calls.count("end_offsets") == 2:  # the rebuild's replay (1: the loss check)
+            view._progress.restart({TP})
+
+    stand_in.on_end_offsets = assigned_meanwhile
+    await _run_until(view, view.caught_up.is_set, "the replay")
+    assert stand_in.calls.count("seek") == 2  # the stale replay's, and its retry's
+    assert not view._replaying_all

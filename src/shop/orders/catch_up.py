@@ -35,6 +35,8 @@ class Progress:
         self._advanced = asyncio.Condition()
         # Offset after the last applied record of each partition (what is committed).
         self._applied: dict[TopicPartition, int] = {}
+        # Assignments so far (a replay started before the latest one is stale).
+        self._assignments = 0
         # End offsets seen at assignment; the view has caught up once every one is reached.
         self._catch_up_to: dict[TopicPartition, int] = {}
         # Replays finished and the seconds they took (for the metrics), and when the one under
@@ -84,6 +86,7 @@ class Progress:
     def restart(self, partitions: Iterable[TopicPartition]) -> None:
         """``partitions`` were assigned: the view replays them from the beginning, and forgets
         how far it had read any other."""
+        self._assignments += 1
         self.caught_up.clear()
         self._applied.clear()
         self._catch_up_to = {}
@@ -95,13 +98,20 @@ class Progress:
 
     async def replay_from_beginning(
         self, partitions: list[TopicPartition]
-    ) -> dict[TopicPartition, int]:
-        """Seek ``partitions`` to their beginning and catch up to their end offsets (returned)."""
+    ) -> dict[TopicPartition, int] | None:
+        """Seek ``partitions`` to their beginning and catch up to their end offsets (returned).
+
+        None when partitions were assigned during the awaits (the group's listener runs beside
+        the view's loop): ``partitions`` are stale, and the assignment replays its own.
+        """
+        assignments = self._assignments
         if self._replay_began is None:
             self._replay_began = asyncio.get_running_loop().time()
         if partitions:
             await self._consumer.seek_to_beginning(*partitions)
         ends = await self._consumer.end_offsets(partitions) if partitions else {}
+        if self._assignments != assignments:
+            return None
         self._catch_up_to = {tp: end for tp, end in ends.items() if end > 0}
         if not self._catch_up_to:
             self._caught_up()

@@ -60,11 +60,11 @@ log = logging.getLogger(__name__)
 # Records decoded and applied between two awaits: larger batches rebuild no faster but hold the
 # event loop (and every HTTP request) for longer; 10,000 held it for 0.3-0.4 s after a burst.
 BATCH_RECORDS = 1_000
-# At most this long between two commits of what the view applied (see above), and how long the
-# last one, on stop, may take (a broker that is gone must not hold up the shutdown for the whole
-# request timeout).
+# At most this long between two commits of what the view applied (see above), and how long one
+# may take (a coordinator that is gone must not hold up the reading, nor the shutdown for the
+# whole request timeout).
 COMMIT_INTERVAL_S = 1.0
-LAST_COMMIT_S = 2.0
+COMMIT_TIMEOUT_S = 2.0
 
 
 class OrderViewConsumer:
@@ -135,7 +135,7 @@ class OrderViewConsumer:
                 yield self
             if self._uncommitted:
                 await close_quietly(
-                    self._commit(), LAST_COMMIT_S, "order consumer (its last commit)"
+                    self._commit(), COMMIT_TIMEOUT_S, "order consumer (its last commit)"
                 )
         finally:
             await close_quietly(self._consumer.stop(), self._timeout_s, "order consumer")
@@ -340,9 +340,10 @@ class OrderViewConsumer:
         if now < self._commit_due and self._applier.poisoned == self._poisoned_at_commit:
             return
         try:
-            await self._commit()
-        except KafkaError as exc:
-            self._commit_due = now + COMMIT_INTERVAL_S
+            # aiokafka retries a commit while no coordinator is known, for ever: bounded here.
+            await asyncio.wait_for(self._commit(), COMMIT_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as exc:
+            self._commit_due = asyncio.get_running_loop().time() + COMMIT_INTERVAL_S
             self._poisoned_at_commit = self._applier.poisoned
             log.warning(
                 "order consumer: could not commit what it applied (%r); trying again in %g s",
@@ -393,9 +394,19 @@ class OrderViewConsumer:
 
     async def _replay_all(self) -> None:
         """Seek every assigned partition to its beginning. Until that succeeds, every pass of the
-        loop tries again before it reads on: the emptied view must not go on from where it was."""
+        loop tries again before it reads on: the emptied view must not go on from where it was.
+
+        Not on no partitions (a new member after a rejoin, before its assignment), nor on
+        partitions that moved meanwhile: the replay would be declared done on what the view no
+        longer reads.
+        """
         partitions = sorted(self._consumer.assignment())
-        for tp, end in (await self._progress.replay_from_beginning(partitions)).items():
+        if not partitions:
+            return
+        ends = await self._progress.replay_from_beginning(partitions)
+        if ends is None:
+            return
+        for tp, end in ends.items():
             self._watermarks.reset(tp.partition, end)  # the log as it is now; the loss is reported
             # Offsets from the end on are new records, whatever the lost ones had been.
             self._applier.new_from(tp, end)

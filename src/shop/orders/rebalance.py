@@ -82,6 +82,8 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             _names(assigned),
         )
         ends = await self._progress.replay_from_beginning(partitions)
+        if ends is None:  # another assignment came meanwhile, and replays on its own
+            return
         for tp in lost:
             self._watermarks.reset(tp.partition, ends[tp])  # reported once, not at every start
 
