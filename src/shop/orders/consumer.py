@@ -339,28 +339,27 @@ class OrderViewConsumer:
         now = asyncio.get_running_loop().time()
         if now < self._commit_due and self._applier.poisoned == self._poisoned_at_commit:
             return
+        poisoned = self._applier.poisoned
         try:
             # aiokafka retries a commit while no coordinator is known, for ever: bounded here.
             await asyncio.wait_for(self._commit(), COMMIT_TIMEOUT_S)
         except (KafkaError, TimeoutError) as exc:
-            self._commit_due = asyncio.get_running_loop().time() + COMMIT_INTERVAL_S
-            self._poisoned_at_commit = self._applier.poisoned
             log.warning(
                 "order consumer: could not commit what it applied (%r); trying again in %g s",
                 exc,
                 COMMIT_INTERVAL_S,
             )
+        # Done or failed (still uncommitted then), the next attempt is a second away.
+        self._commit_due = asyncio.get_running_loop().time() + COMMIT_INTERVAL_S
+        self._poisoned_at_commit = poisoned
 
     async def _commit(self) -> None:
         """Commit the offset after the last applied record of each assigned partition (never
         below what the group had committed: :meth:`Applier.committable`)."""
-        poisoned = self._applier.poisoned
         offsets = self._applier.committable(self._progress.applied_in(self._consumer.assignment()))
         if offsets:
             await self._consumer.commit(offsets)
         self._uncommitted = False
-        self._commit_due = asyncio.get_running_loop().time() + COMMIT_INTERVAL_S
-        self._poisoned_at_commit = poisoned
 
     async def _out_of_range(self, exc: OffsetOutOfRangeError) -> None:
         """A position past the log's end is a loss; one before its start, retention at work (a
