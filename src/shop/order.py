@@ -40,7 +40,10 @@ class OrderStatus(StrEnum):
 STATUS_RULE = "must be one of " + ", ".join(status.value for status in OrderStatus)
 
 
-class OrderItem(msgspec.Struct, frozen=True, gc=False):
+class OrderItem(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+    """One line of an order. Encoded with the API's names (itemId, unitPrice): answers carry the
+    items as they are (shop.render)."""
+
     item_id: str
     name: str
     quantity: int

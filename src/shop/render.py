@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from shop.order import Order
+from shop.order import Order, OrderItem, OrderStatus
 
 # msgspec writes a Decimal as a number with its own digits (693.50), never through float.
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -33,7 +34,7 @@ def dumps(data: Any) -> str:
     return encode(data).decode("utf-8")
 
 
-def json_response(data: Mapping[str, Any], status: int = 200) -> web.Response:
+def json_response(data: Mapping[str, Any] | msgspec.Struct, status: int = 200) -> web.Response:
     # A body that ends with a newline leaves the shell prompt on its own line after curl.
     return web.Response(
         body=encode(data) + b"\n", status=status, content_type="application/json", charset="utf-8"
@@ -56,25 +57,46 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def order_json(order: Order) -> dict[str, Any]:
-    return {
-        "orderId": order.order_id,
-        "customerId": order.customer_id,
-        "orderDate": timestamp(order.order_date),
-        "items": [
-            {
-                "itemId": item.item_id,
-                "name": item.name,
-                "quantity": item.quantity,
-                "unitPrice": item.unit_price,
-            }
-            for item in order.items
-        ],
-        "totalAmount": order.total_amount,
-        "currency": order.currency,
-        "status": order.status.value,
-    }
+class OrderAnswer(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+    """An order as the API shows it: these fields in this order, named in camelCase, its items
+    as :class:`~shop.order.OrderItem` encodes them (named so too). Encoded as it is, with no dict
+    built per answer."""
+
+    order_id: str
+    customer_id: str
+    order_date: str
+    items: tuple[OrderItem, ...]
+    total_amount: Decimal
+    currency: str
+    status: OrderStatus
 
 
-def order_details_json(order: Order) -> dict[str, Any]:
-    return {**order_json(order), "shippingCost": order.shipping_cost}
+class OrderDetailsAnswer(OrderAnswer, frozen=True, gc=False):
+    """An order with the shipping cost the view computed."""
+
+    shipping_cost: Decimal
+
+
+def order_json(order: Order) -> OrderAnswer:
+    return OrderAnswer(
+        order.order_id,
+        order.customer_id,
+        timestamp(order.order_date),
+        order.items,
+        order.total_amount,
+        order.currency,
+        order.status,
+    )
+
+
+def order_details_json(order: Order) -> OrderDetailsAnswer:
+    return OrderDetailsAnswer(
+        order.order_id,
+        order.customer_id,
+        timestamp(order.order_date),
+        order.items,
+        order.total_amount,
+        order.currency,
+        order.status,
+        order.shipping_cost,
+    )
