@@ -1,6 +1,12 @@
-"""The one error path of both sub-apps: every failure becomes the same JSON error shape.
+"""The one middleware of each sub-app: every request observed (its id, log line and metrics:
+:mod:`shop.observability.requests`), and the one error path, which turns every failure into the
+same JSON error shape.
 
 ``{"error": "<code>", "message": "<what to do>"}`` (+ ``"fields"`` for invalid bodies).
+
+One middleware, not one for each: aiohttp runs each as a coroutine of its own around the handler,
+and every write's handler suspends and resumes through all of them (each layer costs about 1 µs
+a request, measured).
 """
 
 from __future__ import annotations
@@ -9,9 +15,11 @@ import logging
 from collections.abc import Mapping
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from shop.errors import ShopError, echo
+from shop.observability.metrics import Metrics
+from shop.observability.requests import CLIENT_CLOSED, REQUEST_ID, RequestObserver
 from shop.render import json_response
 
 log = logging.getLogger(__name__)
@@ -48,35 +56,53 @@ def _http_message(request: web.Request, exc: web.HTTPException) -> str:
     return exc.reason
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ShopError as exc:
+def served(api: str, metrics: Metrics) -> Middleware:
+    """The middleware of the sub-app that serves ``api`` (its log lines and metric labels)."""
+    observer = RequestObserver(api, metrics)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        observation = observer.start(request)
+        status = CLIENT_CLOSED
+        try:
+            try:
+                response = await handler(request)
+            except Exception as exc:
+                response = error_response_for(request, exc)
+            status = response.status
+            response.headers[REQUEST_ID] = observation.request_id
+            return response
+        finally:
+            observer.finish(request, observation, status)
+
+    return middleware
+
+
+def error_response_for(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The JSON error answering the failure ``exc`` of ``request``; an HTTP exception below 400
+    (a redirect) is raised again, for aiohttp to answer."""
+    if isinstance(exc, ShopError):
         response = error_response(exc.status, exc.code, exc.message, exc.fields)
         response.headers.update(exc.headers)
         return response
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         code = _HTTP_CODES.get(exc.status, "http_error")
         response = error_response(exc.status, code, _http_message(request, exc))
         # HTTP requires Allow on a 405; aiohttp puts it on the exception we replace.
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except Exception as exc:
-        if isinstance(exc, _DISCONNECTS) and _client_gone(request):
-            # Routine and nothing to act on; at INFO a flood of them would flood the log.
-            log.debug(
-                "the client went away during %s %s: %r", request.method, echo(request.path), exc
-            )
-            # Nobody reads this answer; returning one (not raising) keeps aiohttp from logging.
-            return error_response(400, "client_disconnected", "the client closed the connection")
-        log.exception("unexpected error answering %s %s", request.method, echo(request.path))
-        return error_response(
-            500, "internal_error", "something unexpected went wrong; it was logged, try again"
-        )
+    if isinstance(exc, _DISCONNECTS) and _client_gone(request):
+        # Routine and nothing to act on; at INFO a flood of them would flood the log.
+        log.debug("the client went away during %s %s: %r", request.method, echo(request.path), exc)
+        # Nobody reads this answer; returning one (not raising) keeps aiohttp from logging.
+        return error_response(400, "client_disconnected", "the client closed the connection")
+    log.exception("unexpected error answering %s %s", request.method, echo(request.path))
+    return error_response(
+        500, "internal_error", "something unexpected went wrong; it was logged, try again"
+    )
 
 
 def _client_gone(request: web.Request) -> bool:

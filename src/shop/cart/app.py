@@ -8,16 +8,15 @@ from shop.cart.keys import WRITER
 from shop.cart.routes import setup_routes
 from shop.cart.writer import OrderWriter
 from shop.health import HEALTH, HealthProbes
-from shop.middleware import error_middleware
+from shop.middleware import served
 from shop.observability.metrics import METRICS, Metrics
-from shop.observability.requests import observed
 from shop.routing import ROUTER, Router
 
 
 def create_app(
     writer: OrderWriter, router: Router, health: HealthProbes, metrics: Metrics
 ) -> web.Application:
-    app = web.Application(middlewares=[observed("cart", metrics), error_middleware])
+    app = web.Application(middlewares=[served("cart", metrics)])
     app[METRICS] = metrics
     app[WRITER] = writer
     app[ROUTER] = router

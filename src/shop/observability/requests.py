@@ -1,15 +1,17 @@
 """Each request: its id (``X-Request-ID``, honoured or generated, always returned), one log line,
-and its metrics. The outermost middleware, so it sees the status the client gets, errors included.
+and its metrics, taken by the sub-apps' one middleware (:mod:`shop.middleware`) around everything
+else, so they see the status the client gets, errors included.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import time
 
+import msgspec
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from shop.errors import echo
 from shop.ids import random_hex
@@ -35,45 +37,55 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def observed(api: str, metrics: Metrics) -> Middleware:
-    log = logging.getLogger(f"shop.{api}")
+class RequestObserver:
+    """What a sub-app's middleware (:func:`shop.middleware.served`) does around each request:
+    :meth:`start` gives it its id, :meth:`finish` logs its line and counts it."""
 
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    __slots__ = ("_api", "_log", "_metrics")
+
+    def __init__(self, api: str, metrics: Metrics) -> None:
+        self._api = api
+        self._metrics = metrics
+        self._log = logging.getLogger(f"shop.{api}")
+
+    def start(self, request: web.Request) -> Observation:
+        """The request's id (the client's, when valid), set for every record logged meanwhile."""
         given = request.headers.get(REQUEST_ID, "")
         rid = given if given and _VALID_ID.fullmatch(given) else random_hex(_ID_DIGITS)
-        token = request_id.set(rid)
-        started = time.perf_counter()
-        status = CLIENT_CLOSED
-        try:
-            response = await handler(request)
-            status = response.status
-            response.headers[REQUEST_ID] = rid
-            return response
-        finally:
-            seconds = time.perf_counter() - started
-            metrics.request_answered(api, request.method, _route(request), status, seconds)
-            level = logging.DEBUG if request.path in _WATCHERS else logging.INFO
-            if log.isEnabledFor(level):
-                path = echo(request.path_qs, 200)
-                log.log(
-                    level,
-                    "%s %s %d %.1f ms id=%s",
-                    echo(request.method),
-                    path,
-                    status,
-                    seconds * 1000,
-                    rid,
-                    extra={
-                        "method": request.method,
-                        "path": path,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "request_id": rid,
-                    }
-                    if fields_wanted()
-                    else None,
-                )
-            request_id.reset(token)
+        return Observation(rid, request_id.set(rid), time.perf_counter())
 
-    return middleware
+    def finish(self, request: web.Request, observation: Observation, status: int) -> None:
+        """Count the request, log its line, and unset its id."""
+        seconds = time.perf_counter() - observation.started
+        self._metrics.request_answered(self._api, request.method, _route(request), status, seconds)
+        level = logging.DEBUG if request.path in _WATCHERS else logging.INFO
+        if self._log.isEnabledFor(level):
+            path = echo(request.path_qs, 200)
+            rid = observation.request_id
+            self._log.log(
+                level,
+                "%s %s %d %.1f ms id=%s",
+                echo(request.method),
+                path,
+                status,
+                seconds * 1000,
+                rid,
+                extra={
+                    "method": request.method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "request_id": rid,
+                }
+                if fields_wanted()
+                else None,
+            )
+        request_id.reset(observation.token)
+
+
+class Observation(msgspec.Struct, frozen=True, gc=False):
+    """One request being answered: its id, the token that unsets it, and when it began."""
+
+    request_id: str
+    token: contextvars.Token[str | None]
+    started: float

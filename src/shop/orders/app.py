@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from shop.health import HEALTH, HealthProbes
-from shop.middleware import error_middleware
+from shop.middleware import served
 from shop.observability.metrics import METRICS, Metrics
-from shop.observability.requests import observed
 from shop.orders.keys import STORE, TOPIC_READER
 from shop.orders.routes import setup_routes
 from shop.routing import ROUTER, Router
@@ -22,7 +21,7 @@ def create_app(
     health: HealthProbes,
     metrics: Metrics,
 ) -> web.Application:
-    app = web.Application(middlewares=[observed("orders", metrics), error_middleware])
+    app = web.Application(middlewares=[served("orders", metrics)])
     app[METRICS] = metrics
     app[STORE] = store
     app[ROUTER] = router
