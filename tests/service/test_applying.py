@@ -55,13 +55,39 @@ def test_a_replay_never_commits_below_what_the_group_had_committed() -> None:
     records below it); after a loss, the log's new end is the mark."""
     applier = Applier(OrderStore(), decoder=None, dead_letters=None)  # type: ignore[arg-type]
     replayed, shortened, fresh = (TopicPartition("order-events", p) for p in range(3))
+    every = {replayed, shortened, fresh}
     for tp in (replayed, shortened):
         applier.handled_below(tp, 10)
     applier.new_from(replayed, 100)  # the log still ends after what was committed
     applier.new_from(shortened, 5)  # the log lost its tail: it ends below what was committed
-    assert applier.committable({replayed: 3, shortened: 3, fresh: 3}) == {
+    assert applier.committable({replayed: 3, shortened: 3, fresh: 3}, every) == {
         replayed: 10,
         shortened: 5,
         fresh: 3,
     }
-    assert applier.committable({replayed: 12, shortened: 7}) == {replayed: 12, shortened: 7}
+    assert applier.committable({replayed: 12, shortened: 7}, every) == {
+        replayed: 12,
+        shortened: 7,
+    }
+
+
+def test_the_new_end_of_a_log_that_lost_records_is_committed_until_settled() -> None:
+    """A partition that lost records is committed at its new end even with nothing applied (one
+    that lost every record has none to apply), or every start would report the loss again; once
+    committed, or gone to another instance, no more."""
+    applier = Applier(OrderStore(), decoder=None, dead_letters=None)  # type: ignore[arg-type]
+    emptied, whole = (TopicPartition("order-events", p) for p in range(2))
+    applier.handled_below(emptied, 7)
+    applier.handled_below(whole, 7)
+    applier.new_from(emptied, 0)
+    applier.new_from(whole, 9)
+    assert applier.shortened
+    assert applier.committable({}, {emptied, whole}) == {emptied: 0}
+    assert applier.committable({}, {whole}) == {}  # not assigned here: not committed here
+    applier.settled({emptied: 0})
+    assert not applier.shortened
+    assert applier.committable({}, {emptied, whole}) == {}
+    applier.handled_below(emptied, 3)
+    applier.new_from(emptied, 1)
+    applier.new_from(emptied, 4)  # the same partition, assigned again: its log holds the mark
+    assert not applier.shortened

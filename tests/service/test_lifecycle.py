@@ -103,6 +103,38 @@ async def test_a_stopped_service_has_committed_all_it_applied(
         assert await at_the_ends()
 
 
+async def test_a_loss_found_at_a_start_is_reported_once_not_at_every_start(
+    service_settings: Settings, http: aiohttp.ClientSession
+) -> None:
+    """The group's offset past the log's end (the broker lost what the group had read) is a loss
+    at the next start; the view then commits the log's new end, so the start after it reports
+    nothing, even for a partition left with no record to apply."""
+    settings = fresh(service_settings)
+    async with running_service(settings):  # the topic, and the group's first member
+        pass
+    emptied = TopicPartition(settings.topic, 0)
+    group = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+    )
+    await group.start()
+    try:
+        group.assign([emptied])
+        await group.commit({emptied: 7})
+
+        async def moved_back() -> bool:
+            return await group.committed(emptied) == 0
+
+        async with running_service(settings) as second:
+            assert second.view.consumer.loss.detected >= 1
+            await wait_until(moved_back, what="the log's new end committed")
+    finally:
+        await group.stop()
+    async with running_service(settings) as third:
+        assert third.view.consumer.loss.detected == 0
+
+
 async def test_health_is_503_when_the_broker_is_gone(
     service_settings: Settings,
     http: aiohttp.ClientSession,

@@ -8,7 +8,7 @@ restart or a rebuild is not dead-lettered twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from aiokafka import ConsumerRecord, TopicPartition
 
@@ -36,6 +36,8 @@ class Applier:
         # Below these offsets a refused record was dead-lettered before (by an earlier run, or
         # before a rebuild): it is not written to the dead-letter topic again.
         self._handled: dict[TopicPartition, int] = {}
+        # The new ends of logs that lost records, to commit (see new_from).
+        self._shortened: dict[TopicPartition, int] = {}
 
     async def apply(
         self, records: Sequence[ConsumerRecord], sending: Mapping[bytes, OrderEvent]
@@ -107,14 +109,32 @@ class Applier:
             return
         await self._dead_letters.send(record, reason)
 
-    def committable(self, applied: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
-        """What to commit, given the offset after the last applied record of each partition: never
-        below what the group had committed when the partition was assigned (its records were
-        handled by an earlier run). A replay under way starts from the beginning again, and a
-        commit of its position would move the group back: a restart would dead-letter again what
-        was refused above it, and could no longer tell a log that lost its tail from one that
-        never had it. After a loss the mark is the log's new end (:meth:`new_from`)."""
-        return {tp: max(offset, self._handled.get(tp, 0)) for tp, offset in applied.items()}
+    def committable(
+        self, applied: Mapping[TopicPartition, int], assigned: Collection[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """What to commit for the ``assigned`` partitions, given the offset after the last applied
+        record of each: never below what the group had committed when the partition was assigned
+        (its records were handled by an earlier run). A replay under way starts from the
+        beginning again, and a commit of its position would move the group back: a restart would
+        dead-letter again what was refused above it, and could no longer tell a log that lost its
+        tail from one that never had it. After a loss the mark is the log's new end
+        (:meth:`new_from`), committed even where no record is left to apply."""
+        offsets = {tp: end for tp, end in self._shortened.items() if tp in assigned}
+        for tp, offset in applied.items():
+            if tp in assigned:
+                offsets[tp] = max(offset, self._handled.get(tp, 0))
+        return offsets
+
+    @property
+    def shortened(self) -> bool:
+        """Whether a log that lost records has its new end to commit (:meth:`new_from`)."""
+        return bool(self._shortened)
+
+    def settled(self, partitions: Iterable[TopicPartition]) -> None:
+        """The new ends of ``partitions`` need no commit from here: committed, or the partitions
+        went to another instance (which finds the loss, reports and commits it)."""
+        for tp in partitions:
+            self._shortened.pop(tp, None)
 
     def handled_below(self, tp: TopicPartition, offset: int) -> None:
         """Records of ``tp`` below ``offset`` were dead-lettered before, if they were refused."""
@@ -122,5 +142,11 @@ class Applier:
 
     def new_from(self, tp: TopicPartition, end: int) -> None:
         """The log of ``tp`` ends at ``end``: records from there on are new, whatever records the
-        log had lost there had been."""
+        log had lost there had been. Below the mark, it lost records: the group's offset goes
+        back to the end at the next commit, or every start would report the loss again (a
+        partition that lost every record would never be committed otherwise)."""
+        if self._handled.get(tp, 0) > end:
+            self._shortened[tp] = end
+        else:
+            self._shortened.pop(tp, None)
         self._handled[tp] = min(self._handled.get(tp, 0), end)

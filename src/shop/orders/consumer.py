@@ -133,7 +133,7 @@ class OrderViewConsumer:
                 task.add_done_callback(self._stopped)
                 self._task = task
                 yield self
-            if self._uncommitted:
+            if self._uncommitted or self._applier.shortened:
                 await close_quietly(
                     self._commit(), COMMIT_TIMEOUT_S, "order consumer (its last commit)"
                 )
@@ -334,7 +334,7 @@ class OrderViewConsumer:
         letter. A commit that fails (a member fenced after a freeze, a rebalance under way) is
         tried again a second later, without holding up the reading: nothing depends on it until
         the view stops or gives the partition up, and both commit again."""
-        if not self._uncommitted:
+        if not self._uncommitted and not self._applier.shortened:
             return
         now = asyncio.get_running_loop().time()
         if now < self._commit_due and self._applier.poisoned == self._poisoned_at_commit:
@@ -356,9 +356,11 @@ class OrderViewConsumer:
     async def _commit(self) -> None:
         """Commit the offset after the last applied record of each assigned partition (never
         below what the group had committed: :meth:`Applier.committable`)."""
-        offsets = self._applier.committable(self._progress.applied_in(self._consumer.assignment()))
+        assigned = self._consumer.assignment()
+        offsets = self._applier.committable(self._progress.applied_in(assigned), assigned)
         if offsets:
             await self._consumer.commit(offsets)
+            self._applier.settled(offsets)
         self._uncommitted = False
 
     async def _out_of_range(self, exc: OffsetOutOfRangeError) -> None:

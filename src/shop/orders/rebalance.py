@@ -63,10 +63,11 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._progress.suspend()
         if revoked:
             log.info("rebalance: the order view gives up partitions %s", _names(revoked))
-        offsets = self._applier.committable(self._progress.applied_in(revoked))
+        offsets = self._applier.committable(self._progress.applied_in(revoked), revoked)
         if offsets:
             with contextlib.suppress(KafkaError):
                 await self._consumer.commit(offsets)
+        self._applier.settled(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._progress.restart(assigned)  # the view replays these partitions from the beginning
