@@ -74,20 +74,18 @@ def test_a_replay_never_commits_below_what_the_group_had_committed() -> None:
 def test_the_new_end_of_a_log_that_lost_records_is_committed_until_settled() -> None:
     """A partition that lost records is committed at its new end even with nothing applied (one
     that lost every record has none to apply), or every start would report the loss again; once
-    committed, or gone to another instance, no more."""
+    committed at that end, or given up, no more."""
     applier = Applier(OrderStore(), decoder=None, dead_letters=None)  # type: ignore[arg-type]
     emptied, whole = (TopicPartition("order-events", p) for p in range(2))
-    applier.handled_below(emptied, 7)
-    applier.handled_below(whole, 7)
-    applier.new_from(emptied, 0)
-    applier.new_from(whole, 9)
+    applier.lost_to(emptied, 0)
     assert applier.shortened
     assert applier.committable({}, {emptied, whole}) == {emptied: 0}
     assert applier.committable({}, {whole}) == {}  # not assigned here: not committed here
-    applier.settled({emptied: 0})
+    applier.lost_to(emptied, 2)  # assigned again meanwhile, and found shorter again
+    applier.settled({emptied: 0})  # the first commit returns: the new end still needs one
+    assert applier.committable({}, {emptied}) == {emptied: 2}
+    applier.settled({emptied: 2})
     assert not applier.shortened
-    assert applier.committable({}, {emptied, whole}) == {}
-    applier.handled_below(emptied, 3)
-    applier.new_from(emptied, 1)
-    applier.new_from(emptied, 4)  # the same partition, assigned again: its log holds the mark
+    applier.lost_to(whole, 4)
+    applier.forget({whole})  # revoked: the next owner checks it
     assert not applier.shortened

@@ -31,6 +31,10 @@ class StandIn:
         self.assigned = {TP}
         self.on_end_offsets: Callable[[], None] = lambda: None
         self._out_of_range_at = out_of_range_at
+        # What the group committed, told once ``answering`` is set.
+        self.committed_offset = 0
+        self.answering = asyncio.Event()
+        self.answering.set()
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -52,6 +56,11 @@ class StandIn:
         self._call("end_offsets")
         self.on_end_offsets()
         return {tp: 5 for tp in partitions}
+
+    async def committed(self, tp: TopicPartition) -> int:
+        self._call("committed")
+        await self.answering.wait()
+        return self.committed_offset
 
     async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         self._call("seek")
@@ -88,6 +97,7 @@ async def _view(stand_in: StandIn) -> OrderViewConsumer:
     await view._consumer.stop()  # never started: closing it only keeps it from warning
     view._consumer = stand_in  # type: ignore[assignment]
     view._progress._consumer = stand_in  # type: ignore[assignment]
+    view._rebalance._consumer = stand_in  # type: ignore[assignment]
     return view
 
 
@@ -184,3 +194,47 @@ async def test_a_replay_overtaken_by_an_assignment_does_not_set_its_stale_target
     await _run_until(view, view.caught_up.is_set, "the replay")
     assert stand_in.calls.count("seek") == 2  # the stale replay's, and its retry's
     assert not view._replaying_all
+
+
+async def _during_an_assignment(
+    stand_in: StandIn, committed: int
+) -> tuple[OrderViewConsumer, asyncio.Task[None], asyncio.Task[None]]:
+    """The view's loop running while an assignment of ``TP`` checks what the group committed
+    (``committed``): held there until the loop has fetched once."""
+    stand_in.committed_offset = committed
+    stand_in.answering.clear()
+    view = await _view(stand_in)
+    assigning = asyncio.create_task(view._rebalance.on_partitions_assigned({TP}))
+    loop = asyncio.create_task(view._run())
+    await _until(loop, _fetches(stand_in, 1), "a fetch during the assignment")
+    assert view._rebalance.assigning
+    stand_in.answering.set()
+    await assigning
+    return view, loop, assigning
+
+
+async def test_a_committed_offset_past_the_end_is_reported_once_by_the_assignment() -> None:
+    """aiokafka fetches from the committed offset while the assignment checks it: that fetch's
+    out-of-range error is left to the check, which reports the loss; the loop does not again."""
+    stand_in = StandIn({}, out_of_range_at=7)
+    view, loop, _ = await _during_an_assignment(stand_in, committed=7)
+    try:
+        await _until(loop, _fetches(stand_in, 2), "fetches after the assignment")
+        assert view.loss.detected == 1
+        assert "ends at offset 5, below the 7" in view.loss.last_reason
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+
+async def test_a_position_the_assignment_did_not_check_is_the_loops_to_report() -> None:
+    """An out-of-range position other than the committed offset the assignment checked (one the
+    view reached) is still a loss the loop reports, once the assignment is done."""
+    stand_in = StandIn({}, out_of_range_at=9)
+    view, loop, _ = await _during_an_assignment(stand_in, committed=3)
+    try:
+        await _until(loop, lambda: view.loss.detected == 1, "the loop's report")
+        assert "position order-events-0@9 (end 5)" in view.loss.last_reason
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)

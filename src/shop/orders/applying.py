@@ -36,7 +36,7 @@ class Applier:
         # Below these offsets a refused record was dead-lettered before (by an earlier run, or
         # before a rebuild): it is not written to the dead-letter topic again.
         self._handled: dict[TopicPartition, int] = {}
-        # The new ends of logs that lost records, to commit (see new_from).
+        # The new ends of logs that lost records, to commit (see lost_to).
         self._shortened: dict[TopicPartition, int] = {}
 
     async def apply(
@@ -118,7 +118,7 @@ class Applier:
         beginning again, and a commit of its position would move the group back: a restart would
         dead-letter again what was refused above it, and could no longer tell a log that lost its
         tail from one that never had it. After a loss the mark is the log's new end
-        (:meth:`new_from`), committed even where no record is left to apply."""
+        (:meth:`new_from`), committed even where no record is left to apply (:meth:`lost_to`)."""
         offsets = {tp: end for tp, end in self._shortened.items() if tp in assigned}
         for tp, offset in applied.items():
             if tp in assigned:
@@ -127,12 +127,19 @@ class Applier:
 
     @property
     def shortened(self) -> bool:
-        """Whether a log that lost records has its new end to commit (:meth:`new_from`)."""
+        """Whether a log that lost records has its new end to commit (:meth:`lost_to`)."""
         return bool(self._shortened)
 
-    def settled(self, partitions: Iterable[TopicPartition]) -> None:
-        """The new ends of ``partitions`` need no commit from here: committed, or the partitions
-        went to another instance (which finds the loss, reports and commits it)."""
+    def settled(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """``offsets`` (from :meth:`committable`) were committed: the new ends among them need no
+        commit any more (one set meanwhile, by another assignment, still does)."""
+        for tp, offset in offsets.items():
+            if self._shortened.get(tp) == offset:
+                del self._shortened[tp]
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """``partitions`` are no longer this view's to commit (revoked, or assigned again and
+        checked anew): their new ends are left to whoever checks them next."""
         for tp in partitions:
             self._shortened.pop(tp, None)
 
@@ -142,11 +149,11 @@ class Applier:
 
     def new_from(self, tp: TopicPartition, end: int) -> None:
         """The log of ``tp`` ends at ``end``: records from there on are new, whatever records the
-        log had lost there had been. Below the mark, it lost records: the group's offset goes
-        back to the end at the next commit, or every start would report the loss again (a
-        partition that lost every record would never be committed otherwise)."""
-        if self._handled.get(tp, 0) > end:
-            self._shortened[tp] = end
-        else:
-            self._shortened.pop(tp, None)
+        log had lost there had been."""
         self._handled[tp] = min(self._handled.get(tp, 0), end)
+
+    def lost_to(self, tp: TopicPartition, end: int) -> None:
+        """The log of ``tp`` lost records the group had committed, and now ends at ``end`` (an end
+        that stayed there): the group's offset goes back to it at the next commit, even where no
+        record is left to apply, or every start would report the loss again."""
+        self._shortened[tp] = end

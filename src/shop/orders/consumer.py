@@ -369,6 +369,10 @@ class OrderViewConsumer:
         positions: dict[TopicPartition, int] = (
             exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
         )
+        if self._rebalance.assigning:
+            positions = await self._rebalance.unchecked(positions)
+            if not positions:  # each a committed offset the assignment checked (and sought past)
+                return
         ends = await self._consumer.end_offsets(list(positions)) if positions else {}
         lost = past_the_end(positions, ends)
         if lost is not None:

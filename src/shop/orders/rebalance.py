@@ -54,6 +54,11 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._watermarks = watermarks
         self._ownership = ownership
         self._store = store
+        # Set but while an assignment checks the group's committed offsets and seeks (see
+        # on_partitions_assigned); the committed offsets that check examined.
+        self._assigned = asyncio.Event()
+        self._assigned.set()
+        self._checked: dict[TopicPartition, int] = {}
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         # Nobody is known to own anything until the next assignment: requests for orders answer
@@ -67,9 +72,36 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         if offsets:
             with contextlib.suppress(KafkaError):
                 await self._consumer.commit(offsets)
-        self._applier.settled(revoked)
+        self._applier.forget(revoked)
+
+    @property
+    def assigning(self) -> bool:
+        """Whether an assignment is checking the group's committed offsets and seeking."""
+        return not self._assigned.is_set()
+
+    async def unchecked(self, positions: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """Of fetch positions found past the log's end while an assignment was under way, those
+        its check did not examine (the rest are reported by it, once). Waits for it to end.
+
+        aiokafka fetches from the committed offsets before ``on_partitions_assigned`` returns
+        (``assign_from_subscribed`` wakes its fetcher first), so a committed offset past the end
+        fails a fetch too; a position reached otherwise, or one the check could not examine
+        (it failed), is the view loop's to judge.
+        """
+        checked = self._checked
+        await self._assigned.wait()
+        return {tp: at for tp, at in positions.items() if checked.get(tp) != at}
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Check what the group committed against the log, then replay from the beginning."""
+        self._assigned.clear()
+        self._checked = {}
+        try:
+            await self._replay_assigned(assigned)
+        finally:
+            self._assigned.set()
+
+    async def _replay_assigned(self, assigned: set[TopicPartition]) -> None:
         self._progress.restart(assigned)  # the view replays these partitions from the beginning
         # Another instance owns the rest now: their orders would only grow stale here, and their
         # waiting writes are not confirmed here (the new owner decides what counts).
@@ -96,6 +128,7 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         if not partitions:
             return []
         ends = await self._consumer.end_offsets(partitions)
+        self._applier.forget(partitions)  # checked anew here
         lost = []
         for tp in partitions:
             committed = await self._consumer.committed(tp) or 0
@@ -106,6 +139,7 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             self._applier.new_from(tp, ends[tp])
             if reached > ends[tp]:
                 lost.append(tp)
+                self._applier.lost_to(tp, ends[tp])
                 self._loss.note(
                     LogLost(
                         f"{tp.topic}-{tp.partition} ends at offset {ends[tp]}, below the "
@@ -113,6 +147,7 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                         reached - ends[tp],
                     )
                 )
+            self._checked[tp] = committed
         return lost
 
     async def _settled_end(self, tp: TopicPartition, reached: int) -> int:
