@@ -45,6 +45,8 @@ def _unicode(data: Any) -> Any:
     """``data`` with U+FFFD for each lone surrogate of its texts."""
     if isinstance(data, str):
         return _SURROGATE.sub("\ufffd", data)
+    if isinstance(data, msgspec.Struct):  # by its encoded names, its amounts kept exact
+        return _unicode(msgspec.to_builtins(data, builtin_types=(Decimal,)))
     if isinstance(data, Mapping):
         return {_unicode(key): _unicode(value) for key, value in data.items()}
     if isinstance(data, list | tuple):

@@ -14,7 +14,7 @@ import fastavro
 import pytest
 from msgspec.structs import replace
 
-from shop import event_avro, events, money
+from shop import event_avro, events, money, render
 from shop.cart.writer import utc_now
 from shop.codec import order_event_schema
 from shop.errors import StatusLocked
@@ -218,3 +218,13 @@ async def test_store_locks_one_order_at_a_time_and_forgets_idle_locks() -> None:
         await asyncio.gather(writer("one"), writer("two"))
     assert inside in (["one", "one", "two", "two"], ["two", "two", "one", "one"])
     assert store._locks == {}
+
+
+def test_an_answer_with_text_utf8_cannot_carry_is_still_json() -> None:
+    """A lone surrogate in an answer's text (none reaches one today: ids are ASCII, names come
+    from the catalogue) is written as U+FFFD, its amounts still exact numbers."""
+    order = build_order(OrderId("O"), 1, datetime(2026, 11, 27, tzinfo=UTC), random.Random(1))
+    item = replace(order.items[0], name="n\ud800")
+    body = render.encode(render.order_json(replace(order, items=(item,))))
+    assert '"name": "n\ufffd"'.encode() in body
+    assert f'"unitPrice": {item.unit_price}'.encode() in body
