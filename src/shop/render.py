@@ -92,13 +92,5 @@ def order_json(order: Order) -> OrderAnswer:
 
 
 def order_details_json(order: Order) -> OrderDetailsAnswer:
-    return OrderDetailsAnswer(
-        order.order_id,
-        order.customer_id,
-        timestamp(order.order_date),
-        order.items,
-        order.total_amount,
-        order.currency,
-        order.status,
-        order.shipping_cost,
-    )
+    shown = msgspec.structs.asdict(order_json(order))
+    return OrderDetailsAnswer(**shown, shipping_cost=order.shipping_cost)
