@@ -7,9 +7,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaTimeoutError, OffsetOutOfRangeError
 
+from shop.orders import rebalance
 from shop.orders.consumer import COMMIT_INTERVAL_S, OrderViewConsumer
 from shop.orders.watermarks import Watermarks
 from shop.ownership import Instance, Ownership
@@ -49,6 +51,7 @@ class StandIn:
         self._call("getmany")
         await asyncio.sleep(0.01)
         if self._out_of_range_at is not None:
+            self._call("out_of_range")
             raise OffsetOutOfRangeError({TP: self._out_of_range_at})
         return {}
 
@@ -206,16 +209,20 @@ async def _during_an_assignment(
     view = await _view(stand_in)
     assigning = asyncio.create_task(view._rebalance.on_partitions_assigned({TP}))
     loop = asyncio.create_task(view._run())
-    await _until(loop, _fetches(stand_in, 1), "a fetch during the assignment")
+    # Raised, handled and waiting for the assignment in one step of the loop's task.
+    await _until(loop, lambda: "out_of_range" in stand_in.calls, "a fetch out of range")
     assert view._rebalance.assigning
     stand_in.answering.set()
     await assigning
     return view, loop, assigning
 
 
-async def test_a_committed_offset_past_the_end_is_reported_once_by_the_assignment() -> None:
+async def test_a_committed_offset_past_the_end_is_reported_once_by_the_assignment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """aiokafka fetches from the committed offset while the assignment checks it: that fetch's
     out-of-range error is left to the check, which reports the loss; the loop does not again."""
+    monkeypatch.setattr(rebalance, "END_SETTLE_S", 0.2)  # how long an end may trail (3 s)
     stand_in = StandIn({}, out_of_range_at=7)
     view, loop, _ = await _during_an_assignment(stand_in, committed=7)
     try:

@@ -369,7 +369,7 @@ class OrderViewConsumer:
         positions: dict[TopicPartition, int] = (
             exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
         )
-        if self._rebalance.assigning:
+        if positions and self._rebalance.assigning:
             positions = await self._rebalance.unchecked(positions)
             if not positions:  # each a committed offset the assignment checked (and sought past)
                 return

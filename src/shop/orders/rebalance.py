@@ -55,7 +55,7 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._ownership = ownership
         self._store = store
         # Set but while an assignment checks the group's committed offsets and seeks (see
-        # on_partitions_assigned); the committed offsets that check examined.
+        # on_partitions_assigned); the committed offsets it checked and sought past.
         self._assigned = asyncio.Event()
         self._assigned.set()
         self._checked: dict[TopicPartition, int] = {}
@@ -85,12 +85,12 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
         aiokafka fetches from the committed offsets before ``on_partitions_assigned`` returns
         (``assign_from_subscribed`` wakes its fetcher first), so a committed offset past the end
-        fails a fetch too; a position reached otherwise, or one the check could not examine
-        (it failed), is the view loop's to judge.
+        fails a fetch too; a position reached otherwise, or one the assignment did not get to
+        seek past (its check or seek failed: aiokafka fetches from there again), is the view
+        loop's to judge.
         """
-        checked = self._checked
         await self._assigned.wait()
-        return {tp: at for tp, at in positions.items() if checked.get(tp) != at}
+        return {tp: at for tp, at in positions.items() if self._checked.get(tp) != at}
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         """Check what the group committed against the log, then replay from the beginning."""
@@ -108,7 +108,7 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._store.keep_only({tp.partition for tp in assigned}, self._ownership.partitions)
         self._acked.abandon(self._acked.partitions() - assigned)
         partitions = sorted(assigned)
-        lost = await self._check_what_was_reached(partitions)
+        lost, committed = await self._check_what_was_reached(partitions)
         log.info(
             "rebalance: the order view is assigned partitions %s; replaying them from the "
             "beginning",
@@ -117,19 +117,22 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         ends = await self._progress.replay_from_beginning(partitions)
         if ends is None:  # another assignment came meanwhile, and replays on its own
             return
+        self._checked = committed  # checked, and sought past: see unchecked
         for tp in lost:
             self._watermarks.reset(tp.partition, ends[tp])  # reported once, not at every start
 
     async def _check_what_was_reached(
         self, partitions: list[TopicPartition]
-    ) -> list[TopicPartition]:
+    ) -> tuple[list[TopicPartition], dict[TopicPartition, int]]:
         """What the group committed, and what this service noted before it stopped, was in the
-        log once: the log must still hold it. The partitions where it does not."""
+        log once: the log must still hold it. The partitions where it does not, and what the
+        group had committed of each."""
         if not partitions:
-            return []
+            return [], {}
         ends = await self._consumer.end_offsets(partitions)
         self._applier.forget(partitions)  # checked anew here
         lost = []
+        offsets = {}
         for tp in partitions:
             committed = await self._consumer.committed(tp) or 0
             reached = max(committed, self._watermarks.previous.pop(tp.partition, 0))
@@ -147,8 +150,8 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
                         reached - ends[tp],
                     )
                 )
-            self._checked[tp] = committed
-        return lost
+            offsets[tp] = committed
+        return lost, offsets
 
     async def _settled_end(self, tp: TopicPartition, reached: int) -> int:
         """The end of ``tp``'s log once it is at ``reached`` or has stayed below it a while.
