@@ -35,6 +35,7 @@ class StandIn:
         self._out_of_range_at = out_of_range_at
         # What the group committed, told once ``answering`` is set.
         self.committed_offset = 0
+        self.ends_asked: list[list[int]] = []
         self.answering = asyncio.Event()
         self.answering.set()
 
@@ -57,6 +58,7 @@ class StandIn:
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         self._call("end_offsets")
+        self.ends_asked.append(sorted(tp.partition for tp in partitions))
         self.on_end_offsets()
         return {tp: 5 for tp in partitions}
 
@@ -245,3 +247,20 @@ async def test_a_position_the_assignment_did_not_check_is_the_loops_to_report() 
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
+
+
+async def test_an_assignment_waits_for_every_shortened_partition_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """aiokafka sends no heartbeat while the assignment's check runs: the ends of partitions
+    found below what was reached are waited for together, not one after another (which, a few
+    seconds each, would outlast the session timeout and evict the member)."""
+    monkeypatch.setattr(rebalance, "END_SETTLE_S", 0.5)
+    stand_in = StandIn({})
+    stand_in.assigned = {TopicPartition(TP.topic, p) for p in range(3)}
+    stand_in.committed_offset = 7  # each log ends at 5
+    view = await _view(stand_in)
+    await view._rebalance.on_partitions_assigned(stand_in.assigned)
+    assert view.loss.detected == 3
+    each = [asked for asked in stand_in.ends_asked if len(asked) == 1]
+    assert sorted(partition for [partition] in each[:3]) == [0, 1, 2]

@@ -131,27 +131,32 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             return [], {}
         ends = await self._consumer.end_offsets(partitions)
         self._applier.forget(partitions)  # checked anew here
+        committed = {tp: await self._consumer.committed(tp) or 0 for tp in partitions}
+        reached = {
+            tp: max(committed[tp], self._watermarks.previous.pop(tp.partition, 0))
+            for tp in partitions
+        }
+        below = [tp for tp in partitions if reached[tp] > ends[tp]]
+        # All at once: aiokafka sends no heartbeat while this listener runs, and a few seconds
+        # per partition, one after another, would outlast the session timeout (evicted, the
+        # member would check again at its next assignment, and again).
+        settled = await asyncio.gather(*(self._settled_end(tp, reached[tp]) for tp in below))
+        ends.update(zip(below, settled, strict=True))
         lost = []
-        offsets = {}
         for tp in partitions:
-            committed = await self._consumer.committed(tp) or 0
-            reached = max(committed, self._watermarks.previous.pop(tp.partition, 0))
-            if reached > ends[tp]:
-                ends[tp] = await self._settled_end(tp, reached)
-            self._applier.handled_below(tp, committed)
+            self._applier.handled_below(tp, committed[tp])
             self._applier.new_from(tp, ends[tp])
-            if reached > ends[tp]:
+            if reached[tp] > ends[tp]:
                 lost.append(tp)
                 self._applier.lost_to(tp, ends[tp])
                 self._loss.note(
                     LogLost(
                         f"{tp.topic}-{tp.partition} ends at offset {ends[tp]}, below the "
-                        f"{reached} it had reached before this start",
-                        reached - ends[tp],
+                        f"{reached[tp]} it had reached before this start",
+                        reached[tp] - ends[tp],
                     )
                 )
-            offsets[tp] = committed
-        return lost, offsets
+        return lost, committed
 
     async def _settled_end(self, tp: TopicPartition, reached: int) -> int:
         """The end of ``tp``'s log once it is at ``reached`` or has stayed below it a while.
