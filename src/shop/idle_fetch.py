@@ -46,8 +46,11 @@ def pause_after_empty_fetches(
         nonlocal woken, waking
         if not woken:
             waking = asyncio.get_running_loop().create_future()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that comes
+            # as the future is set (a wake as the consumer stops), and the fetcher would go on.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waking, pause_s)
+                async with asyncio.timeout(pause_s):
+                    await waking
         woken, waking = False, None
 
     async def send_then_pause_if_empty(node_id: int, request: Any, **kwargs: Any) -> Any:

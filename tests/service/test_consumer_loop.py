@@ -32,6 +32,7 @@ class StandIn:
         self.times: list[float] = []
         self.assigned = {TP}
         self.on_end_offsets: Callable[[], None] = lambda: None
+        self.on_commit: Callable[[], None] = lambda: None
         self._out_of_range_at = out_of_range_at
         # What the group committed, told once ``answering`` is set.
         self.committed_offset = 0
@@ -72,6 +73,7 @@ class StandIn:
         self._out_of_range_at = None
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.on_commit()
         self._call("commit")
 
     async def position(self, tp: TopicPartition) -> int:
@@ -182,6 +184,20 @@ async def test_failed_commits_are_retried_a_second_later_without_holding_up_the_
     first, second = (i for i, name in enumerate(stand_in.calls) if name == "commit")
     assert stand_in.times[second] - stand_in.times[first] >= 0.9 * COMMIT_INTERVAL_S
     assert stand_in.calls[first:second].count("getmany") >= 5
+
+
+async def test_a_stop_as_a_commit_fails_stops_the_loop() -> None:
+    """The view's task cancelled just as a commit ends (here in failure) stops: the cancellation
+    is not lost in the commit's timeout (asyncio.wait_for loses it on 3.11)."""
+    stand_in = StandIn({"commit": 1})
+    view = await _view(stand_in)
+    view._progress._applied[TP] = 5
+    view._uncommitted = True
+    loop = asyncio.create_task(view._run())
+    stand_in.on_commit = loop.cancel
+    done, _ = await asyncio.wait({loop}, timeout=10.0)
+    assert done, "the loop went on after it was cancelled"
+    assert loop.cancelled()
 
 
 async def test_a_replay_overtaken_by_an_assignment_does_not_set_its_stale_targets() -> None:

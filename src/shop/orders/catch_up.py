@@ -147,8 +147,10 @@ class Progress:
                     f"{stall_s:g} s; check that Kafka is reachable"
                 )
             progress = self._total()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.caught_up.wait(), stall_s)
+            with contextlib.suppress(TimeoutError):
+                # Not wait_for, which on 3.11 can swallow a cancellation that comes as it ends.
+                async with asyncio.timeout(stall_s):
+                    await self.caught_up.wait()
 
     async def read_to_end(self) -> None:
         """Wait until the view has applied every record its partitions hold now.

@@ -342,7 +342,10 @@ class OrderViewConsumer:
         poisoned = self._applier.poisoned
         try:
             # aiokafka retries a commit while no coordinator is known, for ever: bounded here.
-            await asyncio.wait_for(self._commit(), COMMIT_TIMEOUT_S)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for returns the result of a call that
+            # ended just as its caller was cancelled, and the view's task would not stop.
+            async with asyncio.timeout(COMMIT_TIMEOUT_S):
+                await self._commit()
         except (KafkaError, TimeoutError) as exc:
             log.warning(
                 "order consumer: could not commit what it applied (%r); trying again in %g s",
