@@ -159,7 +159,10 @@ class OrderEventCodec:
         return lambda payload: fastavro.schemaless_reader(payload, writer, reader)
 
     async def _bounded(self, call: Awaitable[T]) -> T:
-        return await asyncio.wait_for(call, self._timeout_s)
+        # Not wait_for, which on 3.11 can lose a cancellation that comes as the call ends: the
+        # view's task, reading a schema when the service stops, would go on.
+        async with asyncio.timeout(self._timeout_s):
+            return await call
 
     def _unavailable(self, exc: BaseException) -> RegistryUnavailable:
         return RegistryUnavailable(

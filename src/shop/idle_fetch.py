@@ -46,8 +46,8 @@ def pause_after_empty_fetches(
         nonlocal woken, waking
         if not woken:
             waking = asyncio.get_running_loop().create_future()
-            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that comes
-            # as the future is set (a wake as the consumer stops), and the fetcher would go on.
+            # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancellation that comes as
+            # the future is set (a wake as the consumer stops).
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause_s):
                     await waking
