@@ -113,16 +113,17 @@ class Applier:
         self, applied: Mapping[TopicPartition, int], assigned: Collection[TopicPartition]
     ) -> dict[TopicPartition, int]:
         """What to commit for the ``assigned`` partitions, given the offset after the last applied
-        record of each: never below what the group had committed when the partition was assigned
-        (its records were handled by an earlier run). A replay under way starts from the
-        beginning again, and a commit of its position would move the group back: a restart would
-        dead-letter again what was refused above it, and could no longer tell a log that lost its
-        tail from one that never had it. After a loss the mark is the log's new end
-        (:meth:`new_from`), committed even where no record is left to apply (:meth:`lost_to`)."""
+        record of each (``applied``, of those partitions only): never below what the group had
+        committed when the partition was assigned (its records were handled by an earlier run). A
+        replay under way starts from the beginning again, and a commit of its position would move
+        the group back: a restart would dead-letter again what was refused above it, and could no
+        longer tell a log that lost its tail from one that never had it. After a loss the mark is
+        the log's new end (:meth:`new_from`), committed even where no record is left to apply
+        (:meth:`lost_to`)."""
         offsets = {tp: end for tp, end in self._shortened.items() if tp in assigned}
-        for tp, offset in applied.items():
-            if tp in assigned:
-                offsets[tp] = max(offset, self._handled.get(tp, 0))
+        offsets.update(
+            {tp: max(offset, self._handled.get(tp, 0)) for tp, offset in applied.items()}
+        )
         return offsets
 
     @property

@@ -133,7 +133,7 @@ class OrderViewConsumer:
                 task.add_done_callback(self._stopped)
                 self._task = task
                 yield self
-            if self._uncommitted or self._applier.shortened:
+            if self._commit_owed:
                 await close_quietly(
                     self._commit(), COMMIT_TIMEOUT_S, "order consumer (its last commit)"
                 )
@@ -334,7 +334,7 @@ class OrderViewConsumer:
         letter. A commit that fails (a member fenced after a freeze, a rebalance under way) is
         tried again a second later, without holding up the reading: nothing depends on it until
         the view stops or gives the partition up, and both commit again."""
-        if not self._uncommitted and not self._applier.shortened:
+        if not self._commit_owed:
             return
         now = asyncio.get_running_loop().time()
         if now < self._commit_due and self._applier.poisoned == self._poisoned_at_commit:
@@ -355,6 +355,11 @@ class OrderViewConsumer:
         # Done or failed (still uncommitted then), the next attempt is a second away.
         self._commit_due = asyncio.get_running_loop().time() + COMMIT_INTERVAL_S
         self._poisoned_at_commit = poisoned
+
+    @property
+    def _commit_owed(self) -> bool:
+        """Whether something applied, or the new end of a log that lost records, is uncommitted."""
+        return self._uncommitted or self._applier.shortened
 
     async def _commit(self) -> None:
         """Commit the offset after the last applied record of each assigned partition (never
